@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+const ROLE_NAMES = ['api', 'supervisor', 'worker'] as const;
+
+/** A process role: which parts of the engine this process runs. */
+export type Role = (typeof ROLE_NAMES)[number];
+
+/** Well known, deliberately useless key so a development setup runs without configuration. */
+export const DEVELOPMENT_SECRET_KEY = 'sitewire-development-secret-key-change-me';
+
+const booleanFromEnv = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
+
+const rolesFromEnv = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((role) => role.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.enum(ROLE_NAMES)).min(1, 'name at least one role'));
+
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * The environment the engine reads, with defaults. Every duration is in milliseconds unless
+ * its name says otherwise.
+ */
+export const EnvironmentSchema = z.object({
+  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/sitewire'),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default('public'),
+  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z.string().min(1).default('sitewire'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  SECRET_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  LOG_DIR: z.string().min(1).default('./logs'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  RECONCILE_INTERVAL_MS: positiveInt.default(30_000),
+  ROLES: rolesFromEnv.default(['api', 'supervisor', 'worker']),
+  SENTRY_DSN: z.url().optional(),
+  ENVIRONMENT: z.string().min(1).default('development'),
+  APP_VERSION: z.string().min(1).default('0.1.0'),
+  MIGRATE_ON_START: booleanFromEnv.default(true),
+  RETRY_BASE_MS: positiveInt.default(1_000),
+  RETRY_CAP_MS: positiveInt.default(60_000),
+  CONNECT_TIMEOUT_MS: positiveInt.default(10_000),
+  KEEPALIVE_SECONDS: positiveInt.default(30),
+  SILENCE_FACTOR: z.coerce.number().positive().default(3),
+  ADMISSION_RATE_PER_SECOND: positiveInt.default(50),
+  BATCH_MAX_MESSAGES: positiveInt.default(200),
+  BATCH_MAX_WAIT_MS: positiveInt.default(50),
+  WORKER_CONCURRENCY: positiveInt.default(2),
+  PENDING_MESSAGES_LIMIT: positiveInt.default(20_000),
+  GATEWAY_OFFLINE_FACTOR: z.coerce.number().positive().default(3),
+  LOG_RETENTION_DAYS: positiveInt.default(30),
+});
+
+/** The validated, frozen configuration every component receives. */
+export type Config = Readonly<z.output<typeof EnvironmentSchema>> & {
+  readonly secretKey: string;
+  readonly usesDevelopmentSecret: boolean;
+};
+
+/** Thrown at boot when the environment is unusable; lists every problem at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid environment:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment (process.env by default) into a frozen Config, or throws ConfigError. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = EnvironmentSchema.safeParse(present);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+    );
+  }
+
+  const secretKey = result.data.SECRET_KEY ?? DEVELOPMENT_SECRET_KEY;
+  return Object.freeze({
+    ...result.data,
+    secretKey,
+    usesDevelopmentSecret: result.data.SECRET_KEY === undefined,
+  });
+}
+
+let loaded: Config | undefined;
+
+/** The process's configuration, read from process.env once. */
+export function loadConfig(): Config {
+  loaded ??= parseConfig(process.env);
+  return loaded;
+}

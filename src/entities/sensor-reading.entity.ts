@@ -1,0 +1,29 @@
+import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { SensorSchema } from './sensor.entity.js';
+
+/**
+ * One reading of one sensor at the payload's timestamp.
+ *
+ * Layout for hundreds of millions of rows: the primary key is (sensor_id, ts) and there is no
+ * surrogate id. That one B-tree is at once the duplicate guard (a message delivered twice
+ * stores one reading) and the index every query uses ("sensor S between T1 and T2, newest
+ * first" is a single range scan), so each insert maintains one index instead of two. We chose
+ * this over declarative partitioning because partitioned tables need the partition key in
+ * every unique key and give no speed-up to per-sensor range scans; time partitioning earns
+ * its keep for retention (dropping old partitions), which can be added by a migration once a
+ * retention policy for readings exists.
+ */
+export const SensorReadingSchema = defineEntity({
+  name: 'SensorReading',
+  tableName: 'sensor_reading',
+  properties: {
+    sensor: p.manyToOne(SensorSchema).primary().deleteRule('cascade'),
+    ts: p.datetime().primary(),
+    value: p.json<Record<string, unknown>>(),
+    receivedAt: p.datetime().defaultRaw('now()'),
+  },
+  primaryKeys: ['sensor', 'ts'],
+});
+
+/** A SensorReading row. */
+export type SensorReading = InferEntity<typeof SensorReadingSchema>;
