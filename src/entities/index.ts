@@ -1,3 +1,4 @@
+import { ApiKeySchema } from './api-key.entity.js';
 import { DataloggerSchema } from './datalogger.entity.js';
 import { DeviceSchema } from './device.entity.js';
 import { DiscoveredTopicSchema } from './discovered-topic.entity.js';
@@ -10,6 +11,7 @@ import { SensorReadingSchema } from './sensor-reading.entity.js';
 import { SensorSchema } from './sensor.entity.js';
 import { SiteSchema } from './site.entity.js';
 
+export * from './api-key.entity.js';
 export * from './datalogger.entity.js';
 export * from './device.entity.js';
 export * from './discovered-topic.entity.js';
@@ -35,4 +37,5 @@ export const ENTITIES = [
   DeviceSchema,
   SensorSchema,
   SensorReadingSchema,
+  ApiKeySchema,
 ];
