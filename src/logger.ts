@@ -1,8 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino, type Logger, type StreamEntry, type Level } from 'pino';
+import { pino, type Level, type Logger, type LoggerOptions, type StreamEntry } from 'pino';
 import pinoRoll from 'pino-roll';
 import type { Config } from './config.js';
+import type { ErrorReporter, ErrorTags } from './observability/error-reporter.js';
 
 /** The file channels of SPEC section 11: each gets its own rotating file. */
 export const LOG_CHANNELS = {
@@ -53,9 +54,14 @@ export interface LoggingOptions {
   fileSize?: string | number;
   /** Where stdout lines go; defaults to the process's stdout. */
   stdout?: NodeJS.WritableStream;
+  /** Receives the `err` of every error and fatal line, with the line's ids as tags. */
+  reporter?: ErrorReporter;
 }
 
 type RollStream = Awaited<ReturnType<typeof pinoRoll>>;
+type LogMethodHook = NonNullable<NonNullable<LoggerOptions['hooks']>['logMethod']>;
+
+const ERROR_LEVEL = pino.levels.values.error!;
 
 /** Builds the root logger and the rotating channel loggers under LOG_DIR. */
 export async function createLogging(
@@ -65,19 +71,20 @@ export async function createLogging(
   // pino-roll's own mkdir races its symlink step, so the folder exists before it starts.
   await mkdir(config.LOG_DIR, { recursive: true });
   const stdout = options.stdout ?? process.stdout;
-  const root = pino(baseOptions(config.LOG_LEVEL), stdout);
+  const base = (level: string) => baseOptions(level, options.reporter);
+  const root = pino(base(config.LOG_LEVEL), stdout);
 
   const files: RollStream[] = [];
   const openChannel = async (channel: (typeof LOG_CHANNELS)[keyof typeof LOG_CHANNELS]) => {
     const file = await pinoRoll({
-      file: join(config.LOG_DIR, channel.name),
-      extension: '.log',
+      // pino-roll numbers files before the last extension: mqtt.connection.1.log, .2.log...
+      file: join(config.LOG_DIR, `${channel.name}.log`),
       size: options.fileSize ?? LOG_FILE_SIZE,
       limit: { count: LOG_FILES_KEPT - 1 },
       mkdir: true,
     });
     files.push(file);
-    return channelLogger(config.LOG_LEVEL, channel, file, stdout);
+    return channelLogger(base, config.LOG_LEVEL, channel, file, stdout);
   };
 
   const connection = await openChannel(LOG_CHANNELS.connection);
@@ -90,15 +97,47 @@ export function createPlainLogger(level: Level | 'silent' = 'info'): Logger {
   return pino(baseOptions(level));
 }
 
-function baseOptions(level: string) {
+function baseOptions(level: string, reporter?: ErrorReporter): LoggerOptions {
   return {
     level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    ...(reporter?.enabled ? { hooks: { logMethod: reportingHook(reporter) } } : {}),
   };
 }
 
+/**
+ * Error and fatal lines are, by the house rule, what a person or Sentry must see: each one
+ * carrying an `err` is reported, tagged with the ids bound to the logger and the line.
+ */
+function reportingHook(reporter: ErrorReporter): LogMethodHook {
+  return function (this: Logger, args, method, level) {
+    const [first] = args as unknown[];
+    if (level >= ERROR_LEVEL && isObject(first) && first.err !== undefined) {
+      reporter.report(first.err, tagsFrom({ ...this.bindings(), ...first }));
+    }
+    method.apply(this, args);
+  };
+}
+
+function tagsFrom(fields: Record<string, unknown>): ErrorTags {
+  const number = (value: unknown) => (typeof value === 'number' ? value : undefined);
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return {
+    siteId: number(fields.siteId),
+    connectionId: number(fields.connectionId),
+    component: text(fields.component) ?? text(fields.name),
+    jobId: text(fields.jobId),
+    topic: text(fields.topic),
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
 function channelLogger(
+  base: (level: string) => LoggerOptions,
   stdoutLevel: string,
   channel: { name: string; fileLevel: Level },
   file: RollStream,
@@ -111,7 +150,7 @@ function channelLogger(
 
   const lowest = stdoutLevel === 'silent' ? channel.fileLevel : lowerLevel(stdoutLevel, channel);
   return pino(
-    { ...baseOptions(lowest), name: channel.name },
+    { ...base(lowest), name: channel.name },
     pino.multistream(streams, { dedupe: false }),
   );
 }
