@@ -60,6 +60,31 @@ export const EnvironmentSchema = z.object({
   PENDING_MESSAGES_LIMIT: positiveInt.default(20_000),
   GATEWAY_OFFLINE_FACTOR: z.coerce.number().positive().default(3),
   LOG_RETENTION_DAYS: positiveInt.default(30),
+  /** Attempts of an ingest job before its messages are logged as DB_ERROR. */
+  INGEST_JOB_ATTEMPTS: positiveInt.default(8),
+  /** First retry delay of a failed ingest job; doubles on each attempt. */
+  INGEST_BACKOFF_MS: positiveInt.default(1_000),
+  /** Longest wait between two attempts to put a batch into Redis while it is unreachable. */
+  ENQUEUE_RETRY_CAP_MS: positiveInt.default(5_000),
+  /** How often the topic catalogue's in-memory counts are written. */
+  CATALOGUE_FLUSH_MS: positiveInt.default(1_000),
+  /** Distinct topics held in memory before the catalogue is written early. */
+  CATALOGUE_MAX_TOPICS: positiveInt.default(1_000),
+  /** Shortest interval between two data_update events of one site. */
+  DATA_UPDATE_THROTTLE_MS: positiveInt.default(500),
+  /** How often gateways are checked for silence (marked offline). */
+  GATEWAY_SWEEP_INTERVAL_MS: positiveInt.default(30_000),
+  /** How often old connection and parsing log rows are pruned. */
+  LOG_RETENTION_INTERVAL_MS: positiveInt.default(3_600_000),
+  /** How long stopping the pipeline waits for pending batches to reach Redis. */
+  PIPELINE_STOP_TIMEOUT_MS: positiveInt.default(10_000),
+  MQTT_PROTOCOL_VERSION: z.coerce
+    .number()
+    .pipe(z.union([z.literal(4), z.literal(5)]))
+    .default(4),
+  MQTT_SESSION_EXPIRY_SECONDS: positiveInt.default(7 * 24 * 3600),
+  HEARTBEAT_WRITE_INTERVAL_MS: positiveInt.default(5_000),
+  SILENCE_CHECK_INTERVAL_MS: positiveInt.default(5_000),
 });
 
 /** The validated, frozen configuration every component receives. */
