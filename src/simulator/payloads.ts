@@ -1,5 +1,22 @@
 import { createRandom, type SensorKind, type SimulatedGateway } from './fleet.js';
 
+/** The telemetry payload the simulator publishes (SPEC section 13's shape). */
+export interface SimulatedTelemetry {
+  serial_number_gateway: string;
+  timestamp: string;
+  message_interval_seconds: number;
+  mqtt_api_version: string;
+  dataloggers: Array<{
+    serial_number_datalogger: string;
+    status_datalogger: string;
+    devices: Array<{
+      type: string;
+      'serial number device': string;
+      data: Array<{ type: string; value: unknown }>;
+    }>;
+  }>;
+}
+
 /** The telemetry topic of a gateway (SPEC section 13). */
 export function telemetryTopic(gateway: SimulatedGateway): string {
   return `${gateway.siteCode}/gateway/${gateway.serialNumber}/dataloggers/telemetry`;
@@ -18,7 +35,7 @@ export function telemetryPayload(
   gateway: SimulatedGateway,
   timestamp: Date,
   sequence: number,
-): Record<string, unknown> {
+): SimulatedTelemetry {
   const random = createRandom(hash(gateway.serialNumber) ^ sequence);
   return {
     serial_number_gateway: gateway.serialNumber,

@@ -31,7 +31,7 @@ describe('gateway simulator', () => {
           expect(device.sensors.length).toBeLessThanOrEqual(5);
         }
       }
-      const payload = telemetryPayload(gateway, new Date(), 0) as { dataloggers: unknown[] };
+      const payload = telemetryPayload(gateway, new Date(), 0);
       expect(payload.dataloggers).toHaveLength(gateway.dataloggers.length);
       expect(readingsPerMessage(gateway)).toBeGreaterThanOrEqual(2);
     }
