@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { isAppError } from '../../src/errors.js';
@@ -7,8 +8,9 @@ import {
   safeParsePayload,
 } from '../../src/parsers/parse-payload.js';
 import type { Parser } from '../../src/parsers/parser.js';
+import { createDefaultRegistry } from '../../src/parsers/index.js';
 import { PayloadInvalidError } from '../../src/parsers/payload-issue.js';
-import { jsonBytes } from './fake-persistence-batch.js';
+import { FakePersistenceBatch, jsonBytes } from './fake-persistence-batch.js';
 
 const TOPIC = 'plant/line/1';
 
@@ -127,5 +129,70 @@ describe('safeParsePayload', () => {
     expect(good).toEqual({ ok: true, payload: { name: 'a', count: 1, tags: [] } });
     expect(bad.ok).toBe(false);
     expect(!bad.ok && bad.error.code).toBe('PAYLOAD_NOT_JSON');
+  });
+});
+
+describe('parsePayload on arbitrary input', () => {
+  const parsers = createDefaultRegistry().list();
+  const topic = 'site/gateway/GW-1/dataloggers/telemetry';
+  const context = { siteId: 1, topic, receivedAt: new Date() };
+
+  function failsOnlyWithAppErrors(bytes: Uint8Array): boolean {
+    for (const parser of parsers) {
+      const result = safeParsePayload(bytes, parser, topic);
+      if (!result.ok && !isAppError(result.error)) return false;
+      if (result.ok) parser.process(result.payload, context, new FakePersistenceBatch());
+    }
+    return true;
+  }
+
+  it('refuses random bytes with an AppError, never a crash', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), failsOnlyWithAppErrors), {
+      seed: 20261203,
+      numRuns: 500,
+    });
+  });
+
+  it('refuses random JSON, nested or not, with an AppError, never a crash', () => {
+    // Close to a telemetry payload, with any field missing or replaced by any JSON, so the
+    // checks that run on partly invalid payloads (duplicates, serial keys) meet odd shapes.
+    const either = <T>(good: fc.Arbitrary<T>) => fc.oneof(good, fc.jsonValue());
+    const partial = { requiredKeys: [] as [] };
+    const item = fc.record(
+      { type: either(fc.constantFrom('accelerometer', 'inclinometer')), value: fc.jsonValue() },
+      partial,
+    );
+    const device = fc.record(
+      {
+        type: either(fc.constant('T')),
+        'serial number device': either(fc.constantFrom('D-1', 'D-2')),
+        serial_number_device: either(fc.constantFrom('D-1', 'D-2')),
+        data: either(fc.array(item, { maxLength: 3 })),
+      },
+      partial,
+    );
+    const datalogger = fc.record(
+      {
+        serial_number_datalogger: either(fc.constantFrom('DL-1', 'DL-2')),
+        status_datalogger: either(fc.constant('ok')),
+        devices: either(fc.array(device, { maxLength: 3 })),
+      },
+      partial,
+    );
+    const shaped = fc.record(
+      {
+        serial_number_gateway: either(fc.constant('GW-1')),
+        timestamp: either(fc.constant('2026-12-03T15:00:00Z')),
+        status: either(fc.constant('offline')),
+        dataloggers: either(fc.array(datalogger, { maxLength: 3 })),
+      },
+      partial,
+    );
+    const json = fc.oneof(fc.jsonValue(), shaped);
+
+    fc.assert(
+      fc.property(json, (value) => failsOnlyWithAppErrors(jsonBytes(value))),
+      { seed: 20261203, numRuns: 500 },
+    );
   });
 });
