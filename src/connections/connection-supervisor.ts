@@ -1,0 +1,170 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Subject, type Observable } from 'rxjs';
+import { createActor, fromPromise, waitFor } from 'xstate';
+import { supervisorMachine, type SupervisorActor } from '../../machines/supervisor.machine.js';
+import type { Config } from '../config.js';
+import { CredentialCipher } from '../crypto.js';
+import type { EventPublisher } from '../events/event-bus.js';
+import type { Logging } from '../logger.js';
+import { createMqttClientActor } from '../mqtt/mqtt-client.actor.js';
+import type { ReceivedMessage } from '../mqtt/received-message.js';
+import type { Metrics } from '../observability/metrics.js';
+import { createConfigListener } from './config-listener.actor.js';
+import { HealthTracker, type ConnectionHealth } from './connection-health.js';
+import { ConnectionRegistry } from './connection-registry.js';
+import { ConnectionStore, type DesiredState } from './connection-store.js';
+import type { MachineInspectionSource } from './inspection.js';
+import { MachineInspector } from './machine-inspection.js';
+
+/** What the connection supervisor needs from the engine. */
+export interface ConnectionSupervisorDependencies {
+  config: Config;
+  orm: MikroORM;
+  logging: Pick<Logging, 'root' | 'connection'>;
+  events: EventPublisher;
+  metrics: Metrics;
+}
+
+/** The running supervisor: messages out, health and inspection for the API, and a stop. */
+export interface ConnectionSupervisor {
+  /**
+   * Every received message of every connection, hot and unbuffered. Subscribe right after
+   * the start resolves (no message can arrive before the event loop turns). QoS 1/2 messages
+   * must be acknowledged once safe; unacknowledged ones are redelivered on the next session.
+   */
+  messages$: Observable<ReceivedMessage>;
+  inspection: MachineInspectionSource;
+  /** A connection's live health: connected, silent or receiving, last signs of life. */
+  connectionHealth(connectionId: number): ConnectionHealth;
+  /** True when the connection is connected but has been silent for too long. */
+  isSilent(connectionId: number): boolean;
+  /** Reconciles now instead of waiting for a notification or the sweep. */
+  reconcile(): void;
+  /** Closes every MQTT client (no UNSUBSCRIBE), the listener and the timers. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the supervisor role: a supervisor actor that keeps one connection actor per active
+ * connection of an active site. Resolves after the first reconcile has been applied (or has
+ * failed and been scheduled again).
+ */
+export async function startConnectionSupervisor(
+  deps: ConnectionSupervisorDependencies,
+): Promise<ConnectionSupervisor> {
+  const { config, logging } = deps;
+  const log = logging.connection.child({ component: 'supervisor' });
+  const messages = new Subject<ReceivedMessage>();
+  const store = new ConnectionStore(deps.orm);
+  const inspector = new MachineInspector();
+  const health = new HealthTracker({ config, store, events: deps.events, logger: log });
+  const registry = new ConnectionRegistry({
+    config,
+    mqttClient: createMqttClientActor({
+      config,
+      cipher: new CredentialCipher(config.secretKey),
+      logger: logging.connection,
+      sink: {
+        deliver: (message) => messages.next(message),
+        activity: (connectionId, kind) => health.activity(connectionId, kind),
+      },
+    }),
+    recorder: {
+      store,
+      events: deps.events,
+      metrics: deps.metrics,
+      logger: logging.connection,
+    },
+    metrics: deps.metrics,
+    health,
+    inspector,
+    logger: log,
+  });
+
+  const supervisor = startSupervisorActor(deps, { store, registry, inspector });
+  await waitFor(supervisor, (snapshot) => !snapshot.matches({ running: 'reconciling' }));
+  log.info({ reconcileIntervalMs: config.RECONCILE_INTERVAL_MS }, 'supervisor started');
+
+  return {
+    messages$: messages.asObservable(),
+    inspection: inspector,
+    connectionHealth: (connectionId) => health.health(connectionId),
+    isSilent: (connectionId) => health.health(connectionId).silent,
+    reconcile: () => supervisor.send({ type: 'supervisor.reconcile' }),
+    stop: async () => {
+      supervisor.send({ type: 'supervisor.stop' });
+      supervisor.stop();
+      await registry.close();
+      await health.stop();
+      inspector.forget('supervisor');
+      inspector.close();
+      messages.complete();
+      log.info({}, 'supervisor stopped');
+    },
+  };
+}
+
+interface SupervisorParts {
+  store: ConnectionStore;
+  registry: ConnectionRegistry;
+  inspector: MachineInspector;
+}
+
+function startSupervisorActor(
+  deps: ConnectionSupervisorDependencies,
+  parts: SupervisorParts,
+): SupervisorActor {
+  const { config } = deps;
+  const log = deps.logging.connection.child({ component: 'supervisor' });
+  const machine = supervisorMachine.provide({
+    actors: {
+      configListener: createConfigListener({
+        databaseUrl: config.DATABASE_URL,
+        retryBaseMs: config.RETRY_BASE_MS,
+        retryCapMs: config.RETRY_CAP_MS,
+        logger: log,
+      }),
+      loadDesiredState: fromPromise<DesiredState>(() => loadOrLog(parts.store, log)),
+    },
+    actions: {
+      // Starting actors is not done inside the supervisor's own step: XState forbids creating
+      // actions there, and a new machine's delayed transitions create some.
+      applyDesiredState: (_, params) => queueMicrotask(() => parts.registry.apply(params.desired)),
+    },
+  });
+
+  const actor = createActor(machine, {
+    id: 'supervisor',
+    input: {
+      reconcileIntervalMs: config.RECONCILE_INTERVAL_MS,
+      reconcileRetryMs: Math.min(config.RETRY_CAP_MS, config.RECONCILE_INTERVAL_MS),
+    },
+    inspect: parts.inspector.observe({
+      actorId: 'supervisor',
+      machine: 'supervisor',
+      contextView: (context) => supervisorContextView(context),
+    }),
+  });
+  actor.start();
+  return actor;
+}
+
+async function loadOrLog(store: ConnectionStore, log: Logging['root']): Promise<DesiredState> {
+  try {
+    return await store.loadDesired();
+  } catch (error) {
+    log.warn({ err: error }, 'reconcile failed');
+    throw error;
+  }
+}
+
+function supervisorContextView(context: unknown) {
+  const { pending, listening, reconciles, lastError, reason } = context as Record<string, unknown>;
+  return {
+    pending,
+    listening,
+    reconciles,
+    lastError: (lastError as string | null) ?? null,
+    reason,
+  };
+}
