@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { Subject, takeUntil, type Observable } from 'rxjs';
+import type { Config } from '../src/config.js';
+import { encodeJobMessage, INGEST_JOB_NAME } from '../src/ingest/ingest-job.js';
+import { openIngestQueue } from '../src/ingest/ingest-queue.js';
+import type { ParserLookup } from '../src/ingest/parser-lookup.js';
+import { startRouteRefresh } from '../src/ingest/topic-routes.loader.js';
+import { TopicRoutes } from '../src/ingest/topic-routes.js';
+import type { ReceivedMessage } from '../src/mqtt/received-message.js';
+import type { Metrics } from '../src/observability/metrics.js';
+import { PendingCounter } from './admit-within-limit.operator.js';
+import { ingestFlow, type IngestHooks, type RoutedMessage } from './ingest.flow.js';
+import { writeTopicStats } from './topic-catalogue.writer.js';
+
+/** What the ingest pipeline needs. */
+export interface IngestPipelineDeps {
+  config: Config;
+  orm: MikroORM;
+  logging: { root: Logger };
+  metrics: Metrics;
+  registry: ParserLookup;
+  /** Every received message of every connection. */
+  messages$: Observable<ReceivedMessage>;
+}
+
+/** A running ingest pipeline. */
+export interface IngestPipeline {
+  /** Messages held in memory now, and the most ever held. */
+  pending: PendingCounter;
+  routes: TopicRoutes;
+  /** Reloads the configured topics now (they also reload on change and periodically). */
+  reloadRoutes(): Promise<void>;
+  /**
+   * Stops reading, puts every held batch into Redis and acknowledges it, writes the last
+   * catalogue counts, then closes its Redis and PostgreSQL connections. Waits at most
+   * PIPELINE_STOP_TIMEOUT_MS: messages still held then stay unacknowledged, so the broker
+   * sends their QoS 1/2 ones again to the next session.
+   */
+  stop(): Promise<void>;
+}
+
+/** An enqueue waits this long for Redis before it is abandoned and retried. */
+const ENQUEUE_TIMEOUT_MS = 10_000;
+
+/** First wait before retrying an enqueue or a catalogue write. */
+const RETRY_BASE_MS = 100;
+
+/** Distinct topics remembered for "no parser" warnings, so each is logged once. */
+const WARNED_TOPICS_LIMIT = 10_000;
+
+/**
+ * Starts the ingest pipeline: topic catalogue, routing by the configured topics (reloaded on
+ * `sitewire_config` notifications), batching into BullMQ jobs on INGEST_QUEUE under
+ * REDIS_PREFIX, acknowledging each message only once its job is in Redis.
+ */
+export async function startIngestPipeline(deps: IngestPipelineDeps): Promise<IngestPipeline> {
+  const { config } = deps;
+  const log = deps.logging.root.child({ component: 'ingest-pipeline' });
+  const routes = new TopicRoutes(deps.registry);
+  const refresh = await startRouteRefresh({
+    databaseUrl: config.DATABASE_URL,
+    routes,
+    logger: log,
+    refreshIntervalMs: config.RECONCILE_INTERVAL_MS,
+  });
+
+  // A connection of its own that fails commands after one reconnect attempt instead of
+  // queueing them forever: the flow then retries with backoff and the pending limit holds.
+  const connection = new Redis(config.REDIS_URL, {
+    maxRetriesPerRequest: 1,
+    connectionName: 'sitewire-ingest-pipeline',
+  });
+  connection.on('error', () => undefined);
+  const queue = openIngestQueue(config, connection);
+  queue.on('error', () => undefined);
+
+  const pending = new PendingCounter();
+  const instance = randomUUID();
+  let sequence = 0;
+  const enqueue = (batch: RoutedMessage[]) => {
+    // The id is fixed per batch, so a retry after a lost reply cannot create a second job.
+    const jobId = ((batch as BatchWithId).jobId ??= `${instance}-${++sequence}`);
+    const messages = batch.map(({ message, parserName }) =>
+      encodeJobMessage({ ...message, parserName }),
+    );
+    return queue.add(INGEST_JOB_NAME, { messages }, { jobId });
+  };
+
+  const stopping = new Subject<void>();
+  const flow = ingestFlow(deps.messages$.pipe(takeUntil(stopping)), {
+    decide: (message) => routes.decide(message.connectionId, message.topic),
+    enqueue,
+    writeCatalogue: (stats) => writeTopicStats(deps.orm, stats),
+    pending,
+    limits: {
+      pendingMessages: config.PENDING_MESSAGES_LIMIT,
+      batchMaxMessages: config.BATCH_MAX_MESSAGES,
+      batchMaxWaitMs: config.BATCH_MAX_WAIT_MS,
+      catalogueFlushMs: config.CATALOGUE_FLUSH_MS,
+      catalogueMaxTopics: config.CATALOGUE_MAX_TOPICS,
+      retryBaseMs: RETRY_BASE_MS,
+      retryCapMs: config.ENQUEUE_RETRY_CAP_MS,
+      enqueueTimeoutMs: ENQUEUE_TIMEOUT_MS,
+    },
+    hooks: pipelineHooks(deps.metrics, log),
+  });
+
+  const finished = new Promise<void>((resolve) => {
+    flow.subscribe({
+      error: (error: unknown) => {
+        log.error({ err: error }, 'ingest pipeline failed');
+        resolve();
+      },
+      complete: () => resolve(),
+    });
+  });
+  log.info({ routes: 'loaded' }, 'ingest pipeline started');
+
+  return {
+    pending,
+    routes,
+    reloadRoutes: () => refresh.reload(),
+    stop: async () => {
+      stopping.next();
+      const flushed = await settleWithin(finished, config.PIPELINE_STOP_TIMEOUT_MS);
+      if (!flushed) log.warn({ held: pending.count }, 'pipeline stopped with messages unsent');
+      await refresh.stop();
+      await queue.close().catch(() => undefined);
+      connection.disconnect();
+      log.info('ingest pipeline stopped');
+    },
+  };
+}
+
+type BatchWithId = RoutedMessage[] & { jobId?: string };
+
+function pipelineHooks(metrics: Metrics, log: Logger): Partial<IngestHooks> {
+  const warnedTopics = new Set<string>();
+  const site = (message: ReceivedMessage) => String(message.siteId);
+  return {
+    received: (message) => metrics.messagesReceived.inc({ site_id: site(message) }),
+    routed: (message) => metrics.messagesRouted.inc({ site_id: site(message) }),
+    skipped: (message, reason) => {
+      metrics.messagesSkipped.inc({ site_id: site(message), reason });
+      if (reason !== 'no_parser' || warnedTopics.has(message.topic)) return;
+      if (warnedTopics.size < WARNED_TOPICS_LIMIT) warnedTopics.add(message.topic);
+      log.warn({ siteId: message.siteId, topic: message.topic }, 'no parser for topic');
+    },
+    dropped: (message, reason) => {
+      metrics.messagesDropped.inc({ site_id: site(message), reason });
+      log.debug({ siteId: message.siteId, topic: message.topic, reason }, 'message dropped');
+    },
+    enqueued: (batch) => {
+      for (const { message } of batch) metrics.messagesEnqueued.inc({ site_id: site(message) });
+    },
+    enqueueRetry: (error, attempt) => {
+      metrics.redisErrors.inc({ operation: 'enqueue' });
+      log.warn({ err: error, attempt }, 'enqueue failed, retrying');
+    },
+    catalogueRetry: (error, attempt) => {
+      metrics.databaseErrors.inc({ operation: 'catalogue' });
+      log.warn({ err: error, attempt }, 'catalogue write failed, retrying');
+    },
+  };
+}
+
+async function settleWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const result = await Promise.race([promise.then(() => true), timedOut]);
+  clearTimeout(timer);
+  return result;
+}
