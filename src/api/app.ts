@@ -1,40 +1,177 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import { CredentialCipher } from '../crypto.js';
+import { withZod, type ApiContext, type AppDependencies } from './api-context.js';
+import { installAuth, type RouteEntry } from './auth/auth.hooks.js';
+import { FailedAuthLimiter } from './auth/failed-auth-limiter.js';
+import { deriveCookieSecret } from './auth/session.js';
+import { createErrorHandler } from './error-handler.js';
+import { EventHub } from './live/event-hub.js';
+import { registerConnectionRoutes } from './routes/connections.routes.js';
+import { registerDiscoveredTopicRoutes } from './routes/discovered-topics.routes.js';
+import { registerLiveRoutes } from './routes/live.routes.js';
+import { registerLogRoutes } from './routes/logs.routes.js';
+import { registerLoginRoutes } from './routes/login.routes.js';
+import { registerMachineRoutes } from './routes/machines.routes.js';
+import { registerParserRoutes } from './routes/parsers.routes.js';
+import { QUEUES_PATH, registerQueueBoard } from './routes/queues.routes.js';
+import { registerSiteRoutes } from './routes/sites.routes.js';
+import { registerTelemetryRoutes } from './routes/telemetry.routes.js';
+import { registerTopicRoutes } from './routes/topics.routes.js';
 
-/** What the HTTP layer needs from the rest of the engine. */
-export interface AppDependencies {
-  config: Config;
-  orm: MikroORM;
-  redis: Redis;
-  logger: Logger;
-}
+export type {
+  AppDependencies,
+  ConnectionHealth,
+  MachineDefinitions,
+  ParserCatalogue,
+  ParserDescription,
+  ReplayFunction,
+  ReplayResult,
+  ReplaySelection,
+} from './api-context.js';
+export type { RouteEntry } from './auth/auth.hooks.js';
 
 /** How long a readiness probe waits for PostgreSQL or Redis before calling it down. */
 const READINESS_TIMEOUT_MS = 2_000;
 
-/** Builds the Fastify app: health and readiness probes. */
+/** Largest request body accepted, in bytes; larger ones get 413. */
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Largest WebSocket message a client may send, in bytes. */
+const WS_MAX_PAYLOAD_BYTES = 16 * 1024;
+
+const catalogues = new WeakMap<FastifyInstance, RouteEntry[]>();
+
+/**
+ * Builds the Fastify app: health probes, the REST control API, the OpenAPI document and
+ * docs, the live WebSocket stream, Bull Board, the machine visualizer and the login page.
+ */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = deps.logger;
-  const app = Fastify({ loggerInstance });
+  const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT_BYTES });
+  const ctx: ApiContext = { ...deps, cipher: new CredentialCipher(deps.config.secretKey) };
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(createErrorHandler(deps.logger.child({ component: 'api' })));
+  app.setNotFoundHandler((_request, reply) =>
+    reply.code(404).send({ error: 'Route not found', code: 'NOT_FOUND' }),
+  );
 
-  app.get('/healthz', () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  await app.register(fastifyCookie, { secret: deriveCookieSecret(deps.config.secretKey) });
+  const limiter = new FailedAuthLimiter(deps.authFailureLimit);
+  const catalogue = installAuth(app, {
+    orm: deps.orm,
+    adminApiKey: deps.config.ADMIN_API_KEY,
+    limiter,
+  });
+  documentBullBoardEntry(app);
+  await registerDocs(app, deps);
+  await app.register(fastifyWebsocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } });
+
+  registerHealthRoutes(app, deps);
+  const hub = openEventHub(app, deps);
+  const api = withZod(app);
+  registerLoginRoutes(api, ctx, limiter);
+  registerSiteRoutes(api, ctx);
+  registerConnectionRoutes(api, ctx);
+  registerTopicRoutes(api, ctx);
+  registerDiscoveredTopicRoutes(api, ctx);
+  registerLogRoutes(api, ctx);
+  registerTelemetryRoutes(api, ctx);
+  registerParserRoutes(api, ctx);
+  registerLiveRoutes(api, ctx, hub);
+  registerMachineRoutes(api, ctx);
+  await registerQueueBoard(app, ctx);
+
+  await app.ready();
+  catalogues.set(app, catalogue);
+  return app;
+}
+
+/** Every route of an app built by buildApp, with the access it requires. */
+export function listRoutes(app: FastifyInstance): RouteEntry[] {
+  return [...(catalogues.get(app) ?? [])];
+}
+
+function registerHealthRoutes(app: FastifyInstance, deps: AppDependencies): void {
+  const schema = { tags: ['health'] };
+  app.get('/healthz', { config: { access: 'public' }, schema }, () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { access: 'public' }, schema }, async (_request, reply) => {
     const checks = await checkDependencies(deps);
     const ready = Object.values(checks).every((state) => state === 'up');
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unready', checks });
   });
+}
 
-  await app.ready();
-  return app;
+async function registerDocs(app: FastifyInstance, deps: AppDependencies): Promise<void> {
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'sitewire control API',
+        description: 'Sites, MQTT connections, topics, logs, telemetry and live events.',
+        version: deps.config.APP_VERSION,
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'API key' },
+          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+        },
+      },
+      security: [{ bearer: [] }, { apiKeyHeader: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+}
+
+/** Bull Board hides its routes from the OpenAPI document; its entry page is listed. */
+function documentBullBoardEntry(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    if (route.url !== QUEUES_PATH || route.method !== 'GET') return;
+    route.schema = {
+      ...route.schema,
+      hide: false,
+      tags: ['debugging'],
+      summary: 'Bull Board: the ingest and maintenance queues (HTML page)',
+    };
+  });
+}
+
+function openEventHub(app: FastifyInstance, deps: AppDependencies): EventHub {
+  // A connection in subscribe mode can do nothing else, so the hub gets its own.
+  const subscriber = deps.redis.duplicate();
+  subscriber.on('error', (error: unknown) => deps.logger.debug({ err: error }, 'event redis'));
+  const hub = new EventHub(
+    subscriber,
+    deps.config.REDIS_PREFIX,
+    deps.logger.child({ component: 'live' }),
+    {
+      pingIntervalMs: deps.live?.pingIntervalMs ?? 30_000,
+      maxBufferedBytes: deps.live?.maxBufferedBytes ?? 1024 * 1024,
+    },
+  );
+  app.addHook('onClose', () => hub.close());
+  return hub;
 }
 
 /** Asks PostgreSQL and Redis for a sign of life, each bounded by READINESS_TIMEOUT_MS. */
-export async function checkDependencies(
-  deps: Pick<AppDependencies, 'orm' | 'redis'>,
-): Promise<{ postgres: 'up' | 'down'; redis: 'up' | 'down' }> {
+export async function checkDependencies(deps: {
+  orm: MikroORM;
+  redis: Redis;
+}): Promise<{ postgres: 'up' | 'down'; redis: 'up' | 'down' }> {
   const [postgres, redis] = await Promise.all([
     probe(() => deps.orm.em.getConnection().execute('select 1')),
     probe(() => deps.redis.ping()),
