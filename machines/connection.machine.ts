@@ -159,11 +159,10 @@ export const connectionMachine = setup({
         parked: false,
       };
     }),
-    park: assign(({ context }) => ({
-      parked: true,
-      nextRetryAt: null,
-      reason: `${context.failure?.message ?? 'refused'}: ${PARKED_HINT}`,
-    })),
+    park: assign(({ context }) => {
+      const reason = `${context.failure?.message ?? 'refused'}: ${PARKED_HINT}`;
+      return { parked: true, nextRetryAt: null, reason, lastError: reason };
+    }),
     resetRetries: assign({ retryCount: 0, retryDelayMs: 0, nextRetryAt: null, parked: false }),
   },
 }).createMachine({
