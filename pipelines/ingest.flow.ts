@@ -1,15 +1,16 @@
 import {
   concatMap,
   defer,
-  EMPTY,
   filter,
   ignoreElements,
   map,
   merge,
   Observable,
   Subject,
+  take,
   tap,
   timeout,
+  type ObservableInput,
   type SchedulerLike,
 } from 'rxjs';
 import type { ReceivedMessage } from '../src/mqtt/received-message.js';
@@ -61,9 +62,9 @@ export interface IngestHooks {
 /** What the flow needs from the outside world. */
 export interface IngestFlowOptions {
   decide(message: ReceivedMessage): RouteDecision;
-  /** Puts one batch into the queue; resolves once it is safe in Redis. */
-  enqueue(batch: RoutedMessage[]): Promise<unknown>;
-  writeCatalogue(stats: TopicStats[]): Promise<unknown>;
+  /** Puts one batch into the queue; resolves (or emits) once it is safe in Redis. */
+  enqueue(batch: RoutedMessage[]): ObservableInput<unknown>;
+  writeCatalogue(stats: TopicStats[]): ObservableInput<unknown>;
   pending: PendingCounter;
   limits: IngestLimits;
   hooks?: Partial<IngestHooks>;
@@ -166,6 +167,7 @@ function enqueueWithRetry(
   batch: RoutedMessage[],
 ): Observable<RoutedMessage[]> {
   return defer(() => options.enqueue(batch)).pipe(
+    take(1),
     timeout({ first: options.limits.enqueueTimeoutMs, ...schedulerOption(options) }),
     retryWithBackoff({
       baseMs: options.limits.retryBaseMs,
@@ -185,7 +187,7 @@ function writeWithRetry(options: IngestFlowOptions, stats: TopicStats[]): Observ
       onRetry: (error, attempt) => options.hooks?.catalogueRetry?.(error, attempt),
       ...schedulerOption(options),
     }),
-    concatMap(() => EMPTY),
+    ignoreElements(),
   );
 }
 
