@@ -47,14 +47,14 @@ const DiscoveredQuerySchema = PageQuerySchema.extend({
   search: z.string().max(500).optional().describe('topic path prefix'),
 });
 
-const PromoteBodySchema = z
-  .strictObject({
-    is_active: z.boolean().default(true),
-    qos_level: QosSchema.default(0),
-    description: z.string().max(10_000).default(''),
-    parser_name: ParserNameSchema.optional().describe("default: the catalogue's parser name"),
-  })
-  .nullish();
+const PromoteOptionsSchema = z.strictObject({
+  is_active: z.boolean().default(true),
+  qos_level: QosSchema.default(0),
+  description: z.string().max(10_000).default(''),
+  parser_name: ParserNameSchema.optional().describe("default: the catalogue's parser name"),
+});
+
+const PromoteBodySchema = PromoteOptionsSchema.nullish();
 
 /** The topic catalogue and its promotion to configured patterns. */
 export function registerDiscoveredTopicRoutes(app: ZodApp, ctx: ApiContext): void {
@@ -119,7 +119,7 @@ export function registerDiscoveredTopicRoutes(app: ZodApp, ctx: ApiContext): voi
       const connection = await em.findOne(MqttConnectionSchema, { site: discovered.site.id });
       if (!connection) throw new AppError('NOT_FOUND', 'Connection not found');
 
-      const options = request.body ?? PromoteBodySchema.unwrap().parse({});
+      const options = request.body ?? PromoteOptionsSchema.parse({});
       const parserName = options.parser_name ?? discovered.parserName;
       checkParserName(ctx, options.parser_name);
       const topic = em.create(MqttTopicSchema, {
@@ -162,7 +162,7 @@ function discoveredBody(
     last_seen_at: isoRequired(row.lastSeenAt),
     message_count: Number(row.messageCount),
     sample_payload: row.samplePayload ?? null,
-    payload_size_avg: row.payloadSizeAvg ?? null,
+    payload_size_avg: row.payloadSizeAvg == null ? null : Number(row.payloadSizeAvg),
     is_processable: row.isProcessable,
     parser_name: row.parserName,
     configured: matchers.some((matcher) => matcher.test(row.topicPath)),

@@ -233,9 +233,26 @@ function connectionLogBody(row: MqttConnectionLog): z.infer<typeof ConnectionLog
   };
 }
 
-function parsingLogBody(
-  row: Omit<MqttParsingLog, 'rawPayload'>,
-): z.infer<typeof ParsingLogBodySchema> {
+type ParsingLogRow = Pick<
+  MqttParsingLog,
+  | 'id'
+  | 'site'
+  | 'timestamp'
+  | 'topic'
+  | 'parserName'
+  | 'errorType'
+  | 'errorMessage'
+  | 'exceptionType'
+  | 'exceptionTraceback'
+  | 'payloadSample'
+  | 'rawPayloadTruncated'
+  | 'qos'
+  | 'receivedAt'
+  | 'replayedAt'
+  | 'replayOutcome'
+>;
+
+function parsingLogBody(row: ParsingLogRow): z.infer<typeof ParsingLogBodySchema> {
   return {
     id: row.id,
     site_id: row.site.id,
