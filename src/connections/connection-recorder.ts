@@ -49,6 +49,8 @@ export class ConnectionRecorder {
     this.#actor = actor;
     this.#deps = deps;
     this.#log = deps.logger.child({ connectionId, siteId });
+    // The initial `disconnected` is not a transition; the first one written is `connecting`.
+    this.#lastKey = keyOf(actor.getSnapshot());
     this.#subscription = actor.subscribe((snapshot) => this.#observe(snapshot));
   }
 
@@ -66,7 +68,7 @@ export class ConnectionRecorder {
 
   #observe(snapshot: ConnectionSnapshot): void {
     const { context } = snapshot;
-    const key = `${JSON.stringify(snapshot.value)}|${context.retryCount}|${context.sessions}`;
+    const key = keyOf(snapshot);
     if (key === this.#lastKey) return;
 
     this.#lastKey = key;
@@ -149,6 +151,12 @@ export class ConnectionRecorder {
       this.#log.warn({ err: error, operation }, 'connection state write failed');
     }
   }
+}
+
+// What makes a snapshot worth recording: a new state, a new attempt or a new session.
+function keyOf(snapshot: ConnectionSnapshot): string {
+  const { retryCount, sessions } = snapshot.context;
+  return `${JSON.stringify(snapshot.value)}|${retryCount}|${sessions}`;
 }
 
 function kindOf(status: ConnectionStatus, parked: boolean): string {

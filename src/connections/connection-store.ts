@@ -93,6 +93,20 @@ export class ConnectionStore {
     };
   }
 
+  /**
+   * Marks `disconnected` every connection left in another status that is not to run, such as
+   * one switched off while the engine was down: nobody else would ever correct it.
+   */
+  async resetUndesired(desiredIds: number[]): Promise<void> {
+    await this.#sql(
+      `update mqtt_connection set status = 'disconnected', mqtt_retry_count = 0,
+         mqtt_next_retry = null
+       where (status <> 'disconnected' or mqtt_next_retry is not null)
+         and not (id = any(?::int[]))`,
+      [pgArray(desiredIds)],
+    );
+  }
+
   /** Writes the status columns of one connection. */
   async writeStatus(connectionId: number, columns: StatusColumns): Promise<void> {
     await this.#sql(

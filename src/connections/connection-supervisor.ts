@@ -151,7 +151,9 @@ function startSupervisorActor(
 
 async function loadOrLog(store: ConnectionStore, log: Logging['root']): Promise<DesiredState> {
   try {
-    return await store.loadDesired();
+    const desired = await store.loadDesired();
+    await store.resetUndesired(desired.connections.map((item) => item.connectionId));
+    return desired;
   } catch (error) {
     log.warn({ err: error }, 'reconcile failed');
     throw error;

@@ -271,6 +271,26 @@ describe('connection supervisor on the shared broker', () => {
     expect(changes).toContain(`connection:${connection.id}`);
   });
 
+  it('admits connections at a bounded rate when it starts', async () => {
+    await running.stop();
+    const ids: number[] = [];
+    for (let n = 0; n < 6; n += 1) ids.push((await newConnection(`admit${n}`)).connection.id);
+    running = await harness.start({ ADMISSION_RATE_PER_SECOND: '5' });
+
+    await Promise.all(ids.map((id) => waitForStatus(id, 'connected')));
+    const firsts = await harness.sql<{ first: Date }>(
+      `select min(timestamp) as first from mqtt_connection_log
+       where connection_id = any(?::int[]) and message like 'connection connecting%'
+         and timestamp > now() - interval '1 minute'
+       group by connection_id`,
+      [`{${ids.join(',')}}`],
+    );
+    const times = firsts.map((row) => new Date(row.first).getTime());
+    expect(times).toHaveLength(6);
+    // Five admissions a second: the sixth starts about a second after the first.
+    expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(800);
+  });
+
   it('reconnects the config listener after it drops and catches up on missed changes', async () => {
     const { connection } = await newConnection('listener', { isActive: false });
     const terminated = await harness.sql<{ ok: boolean }>(
