@@ -8,7 +8,7 @@ import type { AnyStateMachine } from 'xstate';
 import type { Config } from '../config.js';
 import type { MachineInspectionSource } from '../connections/inspection.js';
 import type { CredentialCipher } from '../crypto.js';
-import type { ParsingErrorType } from '../entities/index.js';
+import type { ReplayResult, ReplaySelection } from '../ingest/parsing-log.replay.js';
 
 /** One registered parser as the API lists it. */
 export interface ParserDescription {
@@ -22,36 +22,10 @@ export interface ParserCatalogue {
   list(): ParserDescription[];
 }
 
-/** Which quarantined messages to run again: explicit ids, or a filter with a limit. */
-export type ReplaySelection =
-  | { ids: number[] }
-  | {
-      filter: {
-        siteId?: number;
-        errorType?: ParsingErrorType;
-        topic?: string;
-        since?: Date;
-        until?: Date;
-        /** Also select messages replayed before; default false. */
-        includeReplayed?: boolean;
-      };
-      limit: number;
-    };
-
-/** What a replay did. */
-export interface ReplayResult {
-  /** Parsing logs selected. */
-  selected: number;
-  /** Messages that went through their parser this time. */
-  succeeded: number;
-  /** Messages that failed again (their log row records the new outcome). */
-  failed: number;
-  /** Selected messages that could not be replayed (no raw payload, truncated). */
-  skipped?: number;
-}
-
-/** Runs quarantined messages through their parsers again. */
+/** Runs quarantined messages through their parsers again (ingest's replayParsingLogs). */
 export type ReplayFunction = (selection: ReplaySelection) => Promise<ReplayResult>;
+
+export type { ReplayResult, ReplaySelection };
 
 /** What the engine knows about a link beyond its status columns. */
 export interface ConnectionHealth {
@@ -83,7 +57,7 @@ export interface AppDependencies {
   logger: Logger;
   /** Live actors for the machine visualizer. */
   inspection?: MachineInspectionSource;
-  /** Machine definitions for the visualizer's charts. */
+  /** Machine definitions for the visualizer's charts; default: the engine's own machines. */
   machines?: MachineDefinitions;
   /** The parser registry, listed by GET /api/parsers and used to check parser names. */
   registry?: ParserCatalogue;

@@ -11,6 +11,8 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
+import { connectionMachine } from '../../machines/connection.machine.js';
+import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { CredentialCipher } from '../crypto.js';
 import { withZod, type ApiContext, type AppDependencies } from './api-context.js';
 import { installAuth, type RouteEntry } from './auth/auth.hooks.js';
@@ -60,7 +62,11 @@ const catalogues = new WeakMap<FastifyInstance, RouteEntry[]>();
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT_BYTES });
-  const ctx: ApiContext = { ...deps, cipher: new CredentialCipher(deps.config.secretKey) };
+  const ctx: ApiContext = {
+    ...deps,
+    machines: deps.machines ?? { connection: connectionMachine, supervisor: supervisorMachine },
+    cipher: new CredentialCipher(deps.config.secretKey),
+  };
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(createErrorHandler(deps.logger.child({ component: 'api' })));

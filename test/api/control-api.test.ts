@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplayFunction, ReplaySelection } from '../../src/api/app.js';
+import { replayParsingLogs } from '../../src/ingest/parsing-log.replay.js';
+import { createDefaultRegistry } from '../../src/parsers/index.js';
 import {
   DataloggerSchema,
   DeviceSchema,
@@ -10,7 +12,6 @@ import {
   MqttConnectionSchema,
   MqttParsingLogSchema,
   SensorSchema,
-  type MqttParsingLog,
 } from '../../src/entities/index.js';
 import { createApiHarness, type ApiHarness } from '../support/api-harness.js';
 import { createConnection, createSite } from '../support/factories.js';
@@ -23,29 +24,12 @@ const parsers = [
   { parserName: 'gateway_status', topicFilter: '+/gateway/+/status', description: 'status' },
 ];
 
-/** A real, small replay: marks the selected logs replayed and counts them. */
+/** The ingest replay on the real parser registry, recording what the API asked for. */
 function recordingReplay(harness: () => ApiHarness, calls: ReplaySelection[]): ReplayFunction {
-  return async (selection) => {
+  const registry = createDefaultRegistry();
+  return (selection) => {
     calls.push(selection);
-    const em = harness().database.orm.em.fork();
-    const where =
-      'ids' in selection
-        ? { id: { $in: selection.ids } }
-        : {
-            ...(selection.filter.siteId ? { site: selection.filter.siteId } : {}),
-            ...(selection.filter.errorType ? { errorType: selection.filter.errorType } : {}),
-            ...(selection.filter.includeReplayed ? {} : { replayedAt: null }),
-          };
-    const limit = 'ids' in selection ? undefined : selection.limit;
-    const rows: MqttParsingLog[] = await em.find(MqttParsingLogSchema, where, {
-      ...(limit ? { limit } : {}),
-    });
-    for (const row of rows) {
-      row.replayedAt = new Date();
-      row.replayOutcome = 'replayed';
-    }
-    await em.flush();
-    return { selected: rows.length, succeeded: rows.length, failed: 0 };
+    return replayParsingLogs({ orm: harness().database.orm, registry }, selection);
   };
 }
 
@@ -447,19 +431,27 @@ describe('control API', () => {
       const em = harness.database.orm.em.fork();
       const site = await createSite(em);
       const at = (minutes: number) => new Date(Date.UTC(2026, 11, 3, 11, minutes));
+      const status = (serial: string) =>
+        Buffer.from(
+          JSON.stringify({
+            serial_number_gateway: serial,
+            timestamp: '2026-12-03T11:00:00Z',
+            status: 'online',
+          }),
+        );
       const rows = [
-        ['VALIDATION_ERROR', 1],
-        ['VALIDATION_ERROR', 2],
-        ['DB_ERROR', 3],
+        ['VALIDATION_ERROR', 1, 'GW-RP1'],
+        ['VALIDATION_ERROR', 2, 'GW-RP2'],
+        ['DB_ERROR', 3, 'GW-RP3'],
       ] as const;
-      for (const [errorType, minutes] of rows) {
+      for (const [errorType, minutes, serial] of rows) {
         em.create(MqttParsingLogSchema, {
           site,
-          topic: 's/gateway/G/status',
+          topic: `s/gateway/${serial}/status`,
           errorType,
           errorMessage: 'status: Required',
           timestamp: at(minutes),
-          rawPayload: Buffer.from('{"x":1}'),
+          rawPayload: status(serial),
         });
       }
       await em.flush();
@@ -477,21 +469,30 @@ describe('control API', () => {
 
       const byIds = await call('POST', '/api/parsing-logs/replay', { ids: [all[0].id] });
       expect(byIds.statusCode).toBe(200);
-      expect(byIds.json()).toEqual({ selected: 1, succeeded: 1, failed: 0, skipped: 0 });
+      expect(byIds.json()).toEqual({
+        replayed: 1,
+        stored: 1,
+        failed: 0,
+        outcomes: [{ id: all[0].id, outcome: 'stored' }],
+      });
       expect(replayCalls.at(-1)).toEqual({ ids: [all[0].id] });
+      const tree = await call('GET', '/api/gateways/GW-RP3');
+      expect(tree.json()).toMatchObject({ site_id: site.id, status: 'online' });
 
       const byFilter = await call('POST', '/api/parsing-logs/replay', {
         filter: { site_id: site.id, error_type: 'VALIDATION_ERROR' },
         limit: 10,
       });
-      expect(byFilter.json()).toMatchObject({ selected: 2, succeeded: 2 });
+      expect(byFilter.json()).toMatchObject({ replayed: 2, stored: 2, failed: 0 });
       expect(replayCalls.at(-1)).toEqual({
-        filter: { siteId: site.id, errorType: 'VALIDATION_ERROR', includeReplayed: false },
+        siteId: site.id,
+        errorType: 'VALIDATION_ERROR',
+        includeReplayed: false,
         limit: 10,
       });
       const replayed = (await call('GET', `${base}&replayed=true`)).json().items;
       expect(replayed).toHaveLength(3);
-      expect(replayed[0].replay_outcome).toBe('replayed');
+      expect(replayed[0].replay_outcome).toBe('stored');
     });
 
     it('needs exactly one of ids or filter to replay', async () => {

@@ -8,7 +8,7 @@ import { AppError } from '../../errors.js';
 import type { ApiContext, ZodApp } from '../api-context.js';
 import { ErrorBodySchema, IdSchema, IsoSchema, PROTECTED_ERRORS, iso } from '../common.schemas.js';
 import { InputValidationError } from '../error-handler.js';
-import { checkTopicFilter } from '../topic-filter.js';
+import { validateTopicFilter } from '../../topics/topic-filter.js';
 import { findSiteOrFail } from './sites.routes.js';
 
 const ConnectionBodySchema = z.object({
@@ -37,7 +37,7 @@ const ConnectionBodySchema = z.object({
 const DiscoveryPatternSchema = z
   .string()
   .max(255)
-  .refine((value) => value === '' || checkTopicFilter(value) === null, {
+  .refine((value) => value === '' || validateTopicFilter(value) === null, {
     message: 'not a valid MQTT topic filter (blank for no discovery subscription)',
   });
 

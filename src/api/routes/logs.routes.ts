@@ -96,10 +96,12 @@ const ReplayBodySchema = z
   });
 
 const ReplayResultSchema = z.object({
-  selected: z.number().int(),
-  succeeded: z.number().int(),
+  replayed: z.number().int().describe('rows run again'),
+  stored: z.number().int().describe('rows whose message now parsed and was stored'),
   failed: z.number().int(),
-  skipped: z.number().int(),
+  outcomes: z.array(
+    z.object({ id: z.number().int(), outcome: z.string().describe("'stored' or 'failed: …'") }),
+  ),
 });
 
 /** Connection and parsing logs, and replay of quarantined messages. */
@@ -181,8 +183,7 @@ export function registerLogRoutes(app: ZodApp, ctx: ApiContext): void {
           .code(503)
           .send({ error: 'replay is not available in this process', code: 'UNAVAILABLE' });
       }
-      const result = await ctx.replay(toSelection(request.body));
-      return { ...result, skipped: result.skipped ?? 0 };
+      return ctx.replay(toSelection(request.body));
     },
   );
 }
@@ -206,14 +207,12 @@ function toSelection(body: z.infer<typeof ReplayBodySchema>): ReplaySelection {
   if (body.ids) return { ids: body.ids };
   const filter = body.filter ?? { include_replayed: false };
   return {
-    filter: {
-      ...(filter.site_id ? { siteId: filter.site_id } : {}),
-      ...(filter.error_type ? { errorType: filter.error_type } : {}),
-      ...(filter.topic ? { topic: filter.topic } : {}),
-      ...(filter.since ? { since: filter.since } : {}),
-      ...(filter.until ? { until: filter.until } : {}),
-      includeReplayed: filter.include_replayed,
-    },
+    ...(filter.site_id ? { siteId: filter.site_id } : {}),
+    ...(filter.error_type ? { errorType: filter.error_type } : {}),
+    ...(filter.topic ? { topic: filter.topic } : {}),
+    ...(filter.since ? { since: filter.since } : {}),
+    ...(filter.until ? { until: filter.until } : {}),
+    includeReplayed: filter.include_replayed,
     limit: body.limit,
   };
 }

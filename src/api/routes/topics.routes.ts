@@ -12,7 +12,7 @@ import {
   iso,
   pageOf,
 } from '../common.schemas.js';
-import { checkTopicFilter } from '../topic-filter.js';
+import { validateTopicFilter } from '../../topics/topic-filter.js';
 import { findConnectionOrFail } from './connections.routes.js';
 
 /** A configured pattern as the API shows it. */
@@ -33,7 +33,7 @@ export const TopicPatternSchema = z
   .string()
   .max(255)
   .superRefine((value, check) => {
-    const problem = checkTopicFilter(value);
+    const problem = validateTopicFilter(value);
     if (problem) check.addIssue({ code: 'custom', message: problem });
   });
 
