@@ -86,13 +86,14 @@ describe('connection supervisor on the shared broker', () => {
     await publishUntilReceived(`${PREFIX}/receive/discovery/anything`);
   });
 
-  it('records the transition in the status columns, the log, the live stream and metrics', async () => {
+  it('records transitions in status columns, log, live stream and metrics', async () => {
     const { connection } = await newConnection('records');
     running.supervisor.reconcile();
     await waitForStatus(connection.id, 'connected');
 
     const [row] = await harness.sql<Record<string, unknown>>(
-      'select mqtt_retry_count, mqtt_next_retry, last_connected_at, last_error from mqtt_connection where id = ?',
+      `select mqtt_retry_count, mqtt_next_retry, last_connected_at, last_error
+       from mqtt_connection where id = ?`,
       [connection.id],
     );
     expect(row).toMatchObject({ mqtt_retry_count: 0, mqtt_next_retry: null, last_error: null });
@@ -205,7 +206,7 @@ describe('connection supervisor on the shared broker', () => {
       connection.id,
     ]);
     await waitUntil(() => running.supervisor.connectionHealth(connection.id).sessions === 2);
-    expect(await statusOf(connection.id)).toBe('connected');
+    await waitForStatus(connection.id, 'connected');
     const view = running.supervisor.inspection
       .listActors()
       .find((actor) => actor.connectionId === connection.id);

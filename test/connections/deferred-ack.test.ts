@@ -51,7 +51,7 @@ describe('deferred acknowledgement', () => {
 
   // The measurement behind src/mqtt/deferred-acks.ts: mqtt.js's own way of deferring an ack
   // stops the client reading anything else until the ack is given.
-  it('shows that mqtt.js alone delivers nothing more while handleMessage holds an ack', async () => {
+  it('shows that mqtt.js alone delivers nothing more while an ack is held', async () => {
     const topic = `${PREFIX}/naive`;
     const subscriber = await mqtt.connectAsync({
       host: '127.0.0.1',
@@ -103,7 +103,7 @@ describe('deferred acknowledgement', () => {
     await running.stop();
   });
 
-  it('has the broker redeliver unacknowledged QoS 1 and 2 messages after a reconnect, not acknowledged ones', async () => {
+  it('gets unacked QoS 1/2 messages again after a reconnect, not acked ones', async () => {
     const topic = `${PREFIX}/redeliver`;
     const connection = await newConnection('redeliver', [
       [`${topic}/one/#`, 1],

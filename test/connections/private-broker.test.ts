@@ -1,3 +1,4 @@
+import net from 'node:net';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialCipher } from '../../src/crypto.js';
@@ -29,7 +30,7 @@ describe('connection actors against private brokers', () => {
 
   beforeAll(async () => {
     harness = await createConnectionHarness('private_broker');
-    running = await harness.start();
+    running = await harness.start({ CONNECT_TIMEOUT_MS: '500' });
   });
 
   afterAll(async () => {
@@ -69,7 +70,8 @@ describe('connection actors against private brokers', () => {
 
   const logsOf = (connectionId: number) =>
     harness.sql<{ level: string; message: string; exception_type: string }>(
-      'select level, message, exception_type from mqtt_connection_log where connection_id = ? order by id',
+      `select level, message, exception_type from mqtt_connection_log
+       where connection_id = ? order by id`,
       [connectionId],
     );
 
@@ -132,7 +134,29 @@ describe('connection actors against private brokers', () => {
     expect(await row(connection.id)).toMatchObject({ mqtt_retry_count: 0, mqtt_next_retry: null });
   });
 
-  it('reconnects after a broker restart and gets the QoS 1 messages sent while it was away', async () => {
+  it('times out a connect attempt that hangs and tries again', async () => {
+    const sockets = new Set<net.Socket>();
+    // It reads (so it sees the client close) but never answers CONNECT.
+    const silent = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    const { connection } = await newConnection(port);
+    running.supervisor.reconcile();
+
+    await waitUntil(async () => (await row(connection.id)).mqtt_retry_count >= 1, 5_000, 'timeout');
+    expect((await row(connection.id)).last_error).toMatch(/no CONNACK within 500 ms/);
+
+    await harness.sql('update mqtt_connection set is_active = false where id = ?', [connection.id]);
+    await waitForStatus(connection.id, 'disconnected');
+    // Every abandoned attempt closed its socket: nothing stays open towards the silent server.
+    await waitUntil(() => [...sockets].every((socket) => socket.closed), 5_000, 'sockets closed');
+    await new Promise((resolve) => silent.close(resolve));
+  });
+
+  it('reconnects after a broker restart and gets QoS 1 messages sent meanwhile', async () => {
     const persistent = await broker({ persistence: true });
     const { em, connection } = await newConnection(persistent.port);
     await createTopic(em, connection, { topicPattern: 'plant/+/telemetry', qosLevel: 1 });
@@ -154,7 +178,7 @@ describe('connection actors against private brokers', () => {
     await persistent.stop();
     await persistent.start();
 
-    running = await harness.start();
+    running = await harness.start({ CONNECT_TIMEOUT_MS: '500' });
     const plant = () => running.messages.filter((message) => message.topic.startsWith('plant/'));
     await waitUntil(() => plant().length >= 3, 5_000, 'queued messages');
     expect(

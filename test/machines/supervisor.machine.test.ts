@@ -109,7 +109,7 @@ describe('supervisor machine', () => {
     expect(loads).toHaveLength(2);
   });
 
-  it('reconciles when the listener comes back after a drop, not when it first connects', async () => {
+  it('reconciles when the listener comes back after a drop, not on its first connect', async () => {
     loads[0]!.resolve(desired());
     await settle();
     report({ type: 'supervisor.listener.up', reconnected: false });
