@@ -52,7 +52,8 @@ interface LogRow {
   raw_payload: Buffer | null;
   raw_payload_truncated: boolean;
   qos: number;
-  received_at: Date | null;
+  /** A string: the ORM's driver leaves timestamps undecoded. */
+  received_at: string | Date | null;
 }
 
 /**
@@ -115,7 +116,7 @@ function messageOf(row: LogRow): DecodedMessage {
     topic: row.topic,
     qos: row.qos === 1 || row.qos === 2 ? row.qos : 0,
     retain: false,
-    receivedAt: row.received_at ?? new Date(),
+    receivedAt: row.received_at === null ? new Date() : new Date(row.received_at),
     parserName: row.parser_name,
     payload: row.raw_payload ?? Buffer.alloc(0),
   };
