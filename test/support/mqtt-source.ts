@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { Subject, type Observable } from 'rxjs';
 import { deferAcks } from '../../src/mqtt/deferred-acks.js';
-import type { QoS, ReceivedMessage } from '../../src/mqtt/received-message.js';
+import type { ReceivedMessage } from '../../src/mqtt/received-message.js';
 
 /** The shared test broker. */
 export const TEST_BROKER_URL = process.env.TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
