@@ -74,6 +74,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     reply.code(404).send({ error: 'Route not found', code: 'NOT_FOUND' }),
   );
 
+  // The JSON API takes JSON (and the login form); text/plain bodies get 415, not a parse.
+  app.removeContentTypeParser('text/plain');
+  // Registered before the hooks below: its onRoute hook hides WebSocket routes from the
+  // OpenAPI document, and documentHiddenEntries must run after it to list /ws again.
+  await app.register(fastifyWebsocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } });
   await app.register(fastifyCookie, { secret: deriveCookieSecret(deps.config.secretKey) });
   const limiter = new FailedAuthLimiter(deps.authFailureLimit);
   const catalogue = installAuth(app, {
@@ -81,9 +86,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     adminApiKey: deps.config.ADMIN_API_KEY,
     limiter,
   });
-  documentBullBoardEntry(app);
+  documentHiddenEntries(app);
   await registerDocs(app, deps);
-  await app.register(fastifyWebsocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } });
 
   registerHealthRoutes(app, deps);
   const hub = openEventHub(app, deps);
@@ -143,16 +147,21 @@ async function registerDocs(app: FastifyInstance, deps: AppDependencies): Promis
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 }
 
-/** Bull Board hides its routes from the OpenAPI document; its entry page is listed. */
-function documentBullBoardEntry(app: FastifyInstance): void {
+/**
+ * Bull Board and @fastify/websocket hide their routes from the OpenAPI document; the Bull
+ * Board entry page and the WebSocket endpoint are listed all the same.
+ */
+function documentHiddenEntries(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
+    if (route.websocket && route.schema) route.schema.hide = false;
     if (route.url !== QUEUES_PATH || route.method !== 'GET') return;
-    route.schema = {
-      ...route.schema,
+    // Changed in place: other onRoute hooks keep a reference to this schema object.
+    route.schema ??= {};
+    Object.assign(route.schema, {
       hide: false,
       tags: ['debugging'],
       summary: 'Bull Board: the ingest and maintenance queues (HTML page)',
-    };
+    });
   });
 }
 
