@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import { createActor } from 'xstate';
 import {
   connectionMachine,
@@ -26,7 +25,6 @@ export interface RegistryDependencies {
   metrics: Pick<Metrics, 'connections' | 'databaseErrors'>;
   health: HealthTracker;
   inspector: MachineInspector;
-  logger: Logger;
 }
 
 interface Running {

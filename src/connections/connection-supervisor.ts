@@ -58,28 +58,7 @@ export async function startConnectionSupervisor(
   const store = new ConnectionStore(deps.orm);
   const inspector = new MachineInspector();
   const health = new HealthTracker({ config, store, events: deps.events, logger: log });
-  const registry = new ConnectionRegistry({
-    config,
-    mqttClient: createMqttClientActor({
-      config,
-      cipher: new CredentialCipher(config.secretKey),
-      logger: logging.connection,
-      sink: {
-        deliver: (message) => messages.next(message),
-        activity: (connectionId, kind) => health.activity(connectionId, kind),
-      },
-    }),
-    recorder: {
-      store,
-      events: deps.events,
-      metrics: deps.metrics,
-      logger: logging.connection,
-    },
-    metrics: deps.metrics,
-    health,
-    inspector,
-    logger: log,
-  });
+  const registry = buildRegistry(deps, { store, inspector, health, messages });
 
   const supervisor = startSupervisorActor(deps, { store, registry, inspector });
   await waitFor(supervisor, (snapshot) => !snapshot.matches({ running: 'reconciling' }));
@@ -102,6 +81,39 @@ export async function startConnectionSupervisor(
       log.info({}, 'supervisor stopped');
     },
   };
+}
+
+interface RegistryParts {
+  store: ConnectionStore;
+  inspector: MachineInspector;
+  health: HealthTracker;
+  messages: Subject<ReceivedMessage>;
+}
+
+function buildRegistry(
+  deps: ConnectionSupervisorDependencies,
+  parts: RegistryParts,
+): ConnectionRegistry {
+  const { config, logging, metrics } = deps;
+  const { store, inspector, health, messages } = parts;
+  const mqttClient = createMqttClientActor({
+    config,
+    cipher: new CredentialCipher(config.secretKey),
+    logger: logging.connection,
+    sink: {
+      deliver: (message) => messages.next(message),
+      activity: (connectionId, kind) => health.activity(connectionId, kind),
+    },
+  });
+
+  return new ConnectionRegistry({
+    config,
+    mqttClient,
+    recorder: { store, events: deps.events, metrics, logger: logging.connection },
+    metrics,
+    health,
+    inspector,
+  });
 }
 
 interface SupervisorParts {
@@ -129,7 +141,8 @@ function startSupervisorActor(
     actions: {
       // Starting actors is not done inside the supervisor's own step: XState forbids creating
       // actions there, and a new machine's delayed transitions create some.
-      applyDesiredState: (_, params) => queueMicrotask(() => parts.registry.apply(params.desired)),
+      applyDesiredState: (_, params) =>
+        queueMicrotask(() => applyOrLog(parts.registry, params.desired, log)),
     },
   });
 
@@ -147,6 +160,15 @@ function startSupervisorActor(
   });
   actor.start();
   return actor;
+}
+
+function applyOrLog(registry: ConnectionRegistry, desired: DesiredState, log: Logging['root']) {
+  try {
+    registry.apply(desired);
+  } catch (error) {
+    // The next notification or sweep tries again; a throw here would end the process.
+    log.error({ err: error }, 'applying the desired connections failed');
+  }
 }
 
 async function loadOrLog(store: ConnectionStore, log: Logging['root']): Promise<DesiredState> {
