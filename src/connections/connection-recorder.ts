@@ -13,6 +13,8 @@ import type { ConnectionStore } from './connection-store.js';
 /** What a recorder writes to. */
 export interface RecorderDependencies {
   store: ConnectionStore;
+  /** Orders the writes of one connection across its actors (a stop, then a quick restart). */
+  queue: WriteQueue;
   events: EventPublisher;
   metrics: Pick<Metrics, 'databaseErrors'>;
   /** The `mqtt.connection` channel. */
@@ -29,6 +31,22 @@ const LOG_MESSAGES: Record<string, string> = {
   parked: 'connection parked',
 };
 
+/** Runs the writes of each connection one after another, in the order they were asked for. */
+export class WriteQueue {
+  readonly #tails = new Map<number, Promise<void>>();
+
+  /** Runs `write` after every earlier write of the connection; never rejects. */
+  run(connectionId: number, write: () => Promise<void>): Promise<void> {
+    const previous = this.#tails.get(connectionId) ?? Promise.resolve();
+    const next = previous.then(write).catch(() => undefined);
+    this.#tails.set(connectionId, next);
+    void next.then(() => {
+      if (this.#tails.get(connectionId) === next) this.#tails.delete(connectionId);
+    });
+    return next;
+  }
+}
+
 /**
  * Writes every transition of one connection actor: status columns, a MqttConnectionLog row,
  * a line on the `mqtt.connection` channel and a `connection.state` live event. Writes run one
@@ -43,11 +61,13 @@ export class ConnectionRecorder {
   #previous: ConnectionStatus = 'disconnected';
   #lastKey = '';
   #writes: Promise<void> = Promise.resolve();
+  readonly #connectionId: number;
 
   constructor(actor: ConnectionActor, deps: RecorderDependencies) {
     const { connectionId, siteId } = actor.getSnapshot().context.settings;
     this.#actor = actor;
     this.#deps = deps;
+    this.#connectionId = connectionId;
     this.#log = deps.logger.child({ connectionId, siteId });
     // The initial `disconnected` is not a transition; the first one written is `connecting`.
     this.#lastKey = keyOf(actor.getSnapshot());
@@ -76,7 +96,8 @@ export class ConnectionRecorder {
     const status = statusOf(snapshot);
     this.#previous = status;
     this.#deps.onStatus(context.settings.connectionId, status, snapshot);
-    this.#writes = this.#writes.then(() => this.#write(snapshot, previous, status));
+    const write = () => this.#write(snapshot, previous, status);
+    this.#writes = this.#deps.queue.run(this.#connectionId, write);
   }
 
   async #write(

@@ -10,7 +10,11 @@ import type { MqttClientLogic } from '../mqtt/mqtt-client.actor.js';
 import { clientIdOf, type ConnectionSettings } from '../mqtt/mqtt-session.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { HealthTracker } from './connection-health.js';
-import { ConnectionRecorder, type RecorderDependencies } from './connection-recorder.js';
+import {
+  ConnectionRecorder,
+  WriteQueue,
+  type RecorderDependencies,
+} from './connection-recorder.js';
 import type { DesiredState } from './connection-store.js';
 import type { MachineInspector } from './machine-inspection.js';
 
@@ -21,7 +25,7 @@ export interface RegistryDependencies {
     'RETRY_BASE_MS' | 'RETRY_CAP_MS' | 'CONNECT_TIMEOUT_MS' | 'ADMISSION_RATE_PER_SECOND'
   >;
   mqttClient: MqttClientLogic;
-  recorder: Omit<RecorderDependencies, 'onStatus'>;
+  recorder: Omit<RecorderDependencies, 'onStatus' | 'queue'>;
   metrics: Pick<Metrics, 'connections' | 'databaseErrors'>;
   health: HealthTracker;
   inspector: MachineInspector;
@@ -44,6 +48,7 @@ export class ConnectionRegistry {
   readonly #running = new Map<number, Running>();
   readonly #waiting = new Map<number, ConnectionSettings>();
   readonly #stopping = new Set<Promise<void>>();
+  readonly #writes = new WriteQueue();
   #admitTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -151,6 +156,7 @@ export class ConnectionRegistry {
     });
     const recorder = new ConnectionRecorder(actor, {
       ...this.#deps.recorder,
+      queue: this.#writes,
       onStatus: (id, status, snapshot) => this.#onStatus(id, status, snapshot),
     });
     this.#running.set(connectionId, { actor, recorder, settings, status: 'disconnected' });

@@ -144,6 +144,16 @@ export class ConnectionStore {
     );
   }
 
+  /** Counts a granted subscription on the configured topics with these patterns. */
+  async recordSubscribed(connectionId: number, patterns: string[]): Promise<void> {
+    await this.#sql(
+      `update mqtt_topic set subscription_count = subscription_count + 1,
+         last_subscribed_at = now()
+       where mqtt_connection_id = ? and topic_pattern = any(?::text[])`,
+      [connectionId, pgArray(patterns)],
+    );
+  }
+
   /** Writes last_heartbeat_at for several connections in one statement. */
   async writeHeartbeats(beats: Map<number, Date>): Promise<void> {
     if (!beats.size) return;

@@ -103,6 +103,12 @@ function buildRegistry(
     sink: {
       deliver: (message) => messages.next(message),
       activity: (connectionId, kind) => health.activity(connectionId, kind),
+      subscribed: (connectionId, patterns) => {
+        store.recordSubscribed(connectionId, patterns).catch((error: unknown) => {
+          metrics.databaseErrors.inc({ operation: 'subscription' });
+          logging.connection.warn({ err: error, connectionId }, 'subscription write failed');
+        });
+      },
     },
   });
 

@@ -32,6 +32,8 @@ export interface MqttClientSink {
   deliver(message: ReceivedMessage): void;
   /** A message or a keepalive answer arrived on the connection. */
   activity(connectionId: number, kind: 'message' | 'keepalive'): void;
+  /** The broker granted these filters. */
+  subscribed(connectionId: number, patterns: string[]): void;
 }
 
 /** What the client actor needs besides a connection's settings. */
@@ -192,10 +194,11 @@ class MqttSession {
     const filters = Object.fromEntries(changed.map(([pattern, qos]) => [pattern, { qos }]));
     client.subscribe(filters, (error, granted) => {
       if (error) return this.#onSubscribeError(error, Object.keys(filters));
-      const refused = (granted ?? []).filter((grant) => grant.qos === 128);
-      if (refused.length) {
-        this.#log.warn({ topics: refused.map((grant) => grant.topic) }, 'subscription refused');
-      }
+      const grants = granted ?? [];
+      const refused = grants.filter((grant) => grant.qos === 128).map((grant) => grant.topic);
+      const accepted = grants.filter((grant) => grant.qos !== 128).map((grant) => grant.topic);
+      if (refused.length) this.#log.warn({ topics: refused }, 'subscription refused');
+      if (accepted.length) this.#deps.sink.subscribed(this.#settings.connectionId, accepted);
     });
   }
 

@@ -84,6 +84,12 @@ describe('connection supervisor on the shared broker', () => {
     expect(message!.payload).toBeInstanceOf(Buffer);
 
     await publishUntilReceived(`${PREFIX}/receive/discovery/anything`);
+    const [topic] = await harness.sql<{ subscription_count: number; last_subscribed_at: Date }>(
+      'select subscription_count, last_subscribed_at from mqtt_topic where mqtt_connection_id = ?',
+      [connection.id],
+    );
+    expect(topic!.subscription_count).toBe(1);
+    expect(topic!.last_subscribed_at).not.toBeNull();
   });
 
   it('records transitions in status columns, log, live stream and metrics', async () => {
