@@ -69,7 +69,11 @@ export class ConnectionStore {
     this.#orm = orm;
   }
 
-  /** Every connection that should run: its own and its site's is_active are both true. */
+  /**
+   * Every connection that should run: its own and its site's is_active are both true. The
+   * supervisor reads all of them on every change: a few indexed reads are cheap next to a
+   * broker connection, and changes arriving during a read coalesce into one more read.
+   */
   async loadDesired(): Promise<DesiredState> {
     const connections = await this.#sql<ConnectionRow>(
       `select c.id, c.site_id, c.broker_host, c.broker_port, c.use_tls, c.ca_cert, c.username,

@@ -81,6 +81,26 @@ describe('deferred acknowledgement', () => {
     await subscriber.endAsync();
   });
 
+  it('shows that mqtt.js alone loses the connection to keepalive while an ack is held', async () => {
+    const topic = `${PREFIX}/naive-keepalive`;
+    const subscriber = await mqtt.connectAsync({
+      host: '127.0.0.1',
+      port: 1883,
+      clientId: uniqueName('naive'),
+      keepalive: 1,
+      reconnectPeriod: 0,
+    });
+    const errors: string[] = [];
+    subscriber.on('error', (error) => errors.push(error.message));
+    await subscriber.subscribeAsync(topic, { qos: 1 });
+    subscriber.handleMessage = () => undefined;
+
+    await publisher.publishAsync(topic, 'held', { qos: 1 });
+    await waitUntil(() => errors.length > 0, 5_000, 'a keepalive failure');
+    expect(errors).toContain('Keepalive timeout');
+    await subscriber.endAsync(true);
+  });
+
   it('delivers later messages and keepalive answers while acknowledgements are held', async () => {
     const topic = `${PREFIX}/held`;
     const connection = await newConnection('held', [[`${topic}/#`, 1]]);
