@@ -81,7 +81,7 @@ describe('deferred acknowledgement', () => {
     await subscriber.endAsync();
   });
 
-  it('shows that mqtt.js alone loses the connection to keepalive while an ack is held', async () => {
+  it('shows that mqtt.js alone drops the link on keepalive while an ack is held', async () => {
     const topic = `${PREFIX}/naive-keepalive`;
     const subscriber = await mqtt.connectAsync({
       host: '127.0.0.1',
