@@ -31,6 +31,14 @@ export interface IngestPipeline {
   /** Messages held in memory now, and the most ever held. */
   pending: PendingCounter;
   routes: TopicRoutes;
+  /**
+   * Ids of connections that had QoS 1/2 messages turned away at the pending limit, each
+   * emitted once the pressure has eased (half the limit or less). Those messages were never
+   * acknowledged, and a broker sends unacknowledged messages again only when the session is
+   * resumed, so the connection's owner should reconnect it (same client id, persistent
+   * session) when it sees its id here.
+   */
+  redeliveryNeeded$: Observable<number>;
   /** Reloads the configured topics now (they also reload on change and periodically). */
   reloadRoutes(): Promise<void>;
   /**
@@ -89,6 +97,14 @@ export async function startIngestPipeline(deps: IngestPipelineDeps): Promise<Ing
     return queue.add(INGEST_JOB_NAME, { messages }, { jobId });
   };
 
+  const redelivery = new Subject<number>();
+  const hooks = pipelineHooks(
+    deps.metrics,
+    log,
+    pending,
+    config.PENDING_MESSAGES_LIMIT,
+    redelivery,
+  );
   const stopping = new Subject<void>();
   const flow = ingestFlow(deps.messages$.pipe(takeUntil(stopping)), {
     decide: (message) => routes.decide(message.connectionId, message.topic),
@@ -105,7 +121,7 @@ export async function startIngestPipeline(deps: IngestPipelineDeps): Promise<Ing
       retryCapMs: config.ENQUEUE_RETRY_CAP_MS,
       enqueueTimeoutMs: ENQUEUE_TIMEOUT_MS,
     },
-    hooks: pipelineHooks(deps.metrics, log),
+    hooks,
   });
 
   const finished = new Promise<void>((resolve) => {
@@ -122,11 +138,13 @@ export async function startIngestPipeline(deps: IngestPipelineDeps): Promise<Ing
   return {
     pending,
     routes,
+    redeliveryNeeded$: redelivery.asObservable(),
     reloadRoutes: () => refresh.reload(),
     stop: async () => {
       stopping.next();
       const flushed = await settleWithin(finished, config.PIPELINE_STOP_TIMEOUT_MS);
       if (!flushed) log.warn({ held: pending.count }, 'pipeline stopped with messages unsent');
+      redelivery.complete();
       await refresh.stop();
       await queue.close().catch(() => undefined);
       connection.disconnect();
@@ -137,12 +155,22 @@ export async function startIngestPipeline(deps: IngestPipelineDeps): Promise<Ing
 
 type BatchWithId = RoutedMessage[] & { jobId?: string };
 
-function pipelineHooks(metrics: Metrics, log: Logger): Partial<IngestHooks> {
+function pipelineHooks(
+  metrics: Metrics,
+  log: Logger,
+  pending: PendingCounter,
+  limit: number,
+  redelivery: Subject<number>,
+): Partial<IngestHooks> {
   const warnedTopics = new Set<string>();
   const site = (message: ReceivedMessage) => String(message.siteId);
+  const redeliveries = redeliveryTracker(pending, limit, redelivery, log);
   return {
     received: (message) => metrics.messagesReceived.inc({ site_id: site(message) }),
-    routed: (message) => metrics.messagesRouted.inc({ site_id: site(message) }),
+    routed: (message) => {
+      metrics.messagesRouted.inc({ site_id: site(message) });
+      redeliveries.held(message.connectionId, 1);
+    },
     skipped: (message, reason) => {
       metrics.messagesSkipped.inc({ site_id: site(message), reason });
       if (reason !== 'no_parser' || warnedTopics.has(message.topic)) return;
@@ -151,10 +179,15 @@ function pipelineHooks(metrics: Metrics, log: Logger): Partial<IngestHooks> {
     },
     dropped: (message, reason) => {
       metrics.messagesDropped.inc({ site_id: site(message), reason });
+      if (reason === 'backpressure_unacked') redeliveries.turnedAway(message.connectionId);
       log.debug({ siteId: message.siteId, topic: message.topic, reason }, 'message dropped');
     },
     enqueued: (batch) => {
-      for (const { message } of batch) metrics.messagesEnqueued.inc({ site_id: site(message) });
+      for (const { message } of batch) {
+        metrics.messagesEnqueued.inc({ site_id: site(message) });
+        redeliveries.held(message.connectionId, -1);
+      }
+      redeliveries.check();
     },
     enqueueRetry: (error, attempt) => {
       metrics.redisErrors.inc({ operation: 'enqueue' });
@@ -163,6 +196,40 @@ function pipelineHooks(metrics: Metrics, log: Logger): Partial<IngestHooks> {
     catalogueRetry: (error, attempt) => {
       metrics.databaseErrors.inc({ operation: 'catalogue' });
       log.warn({ err: error, attempt }, 'catalogue write failed, retrying');
+    },
+  };
+}
+
+/**
+ * Decides when a connection that had QoS 1/2 messages turned away should resume its session.
+ * Not before every message it still holds is acknowledged (a resumed session drops held
+ * acks, and the broker would resend those messages first, so the same ones would fill the
+ * limit again and again), and not before the pipeline has room (half the limit free).
+ */
+function redeliveryTracker(
+  pending: PendingCounter,
+  limit: number,
+  redelivery: Subject<number>,
+  log: Logger,
+) {
+  const heldBy = new Map<number, number>();
+  const turnedAway = new Set<number>();
+  return {
+    held: (connectionId: number, change: number) => {
+      const held = (heldBy.get(connectionId) ?? 0) + change;
+      if (held > 0) heldBy.set(connectionId, held);
+      else heldBy.delete(connectionId);
+    },
+    turnedAway: (connectionId: number) => turnedAway.add(connectionId),
+    check: () => {
+      if (!turnedAway.size || pending.count > limit / 2) return;
+
+      for (const connectionId of turnedAway) {
+        if (heldBy.has(connectionId)) continue;
+        turnedAway.delete(connectionId);
+        log.warn({ connectionId }, 'session resume needed for turned-away messages');
+        redelivery.next(connectionId);
+      }
     },
   };
 }

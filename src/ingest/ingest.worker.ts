@@ -41,6 +41,8 @@ export function startIngestWorkers(deps: IngestWorkerDeps): IngestWorkers {
   const { config } = deps;
   const log = deps.logging.root.child({ component: 'ingest-worker' });
   const connection = openRedis(config.REDIS_URL, 'sitewire-ingest-worker');
+  // Reconnection attempts while Redis is away; the worker's own `error` event reports them.
+  connection.on('error', () => undefined);
   const coalescer = new DataUpdateCoalescer(deps.events, config.DATA_UPDATE_THROTTLE_MS);
 
   const worker = new Worker<IngestJobData>(

@@ -49,6 +49,8 @@ export async function startMaintenance(deps: MaintenanceDeps): Promise<Maintenan
   const { config } = deps;
   const log = deps.logging.root.child({ component: 'maintenance' });
   const connection = openRedis(config.REDIS_URL, 'sitewire-maintenance');
+  // Reconnection attempts while Redis is away; the worker's own `error` event reports them.
+  connection.on('error', () => undefined);
   const prefix = config.REDIS_PREFIX;
 
   const queue = new Queue(MAINTENANCE_QUEUE, { connection, prefix });

@@ -39,7 +39,7 @@ export interface IngestHarnessOptions {
  */
 export interface IngestHarness {
   db: TestDatabase;
-  sql: pg.Client;
+  sql: pg.Pool;
   config: Config;
   site: Site;
   connection: MqttConnection;
@@ -78,8 +78,9 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     await createTopic(em, connection, { ...topic, topicPattern: `${prefix}/${topic.pattern}` });
   }
 
-  const sql = new pg.Client({ connectionString: db.url });
-  await sql.connect();
+  // A pool, not a client: outage tests terminate every backend of the database.
+  const sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  sql.on('error', () => undefined);
   const logger = createPlainLogger('silent');
   const logging = { root: logger, parsing: logger };
   const metrics = createMetrics();
@@ -87,6 +88,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
 
   const redis = openRedis(config.REDIS_URL, 'sitewire-test-events');
   const subscriber = openRedis(config.REDIS_URL, 'sitewire-test-subscriber');
+  for (const connection of [redis, subscriber]) connection.on('error', () => undefined);
   const events: EngineEvent[] = [];
   const eventSubscription: Subscription = subscribeEvents(subscriber, prefix).subscribe((event) =>
     events.push(event),
@@ -107,6 +109,8 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     registry,
     messages$: source.messages$,
   });
+  // What a connection actor does on this signal: resume the session for redelivery.
+  const redeliveries = pipeline.redeliveryNeeded$.subscribe(() => source.resume());
   const workers = startIngestWorkers({
     config,
     orm: db.orm,
@@ -137,6 +141,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
       (await sql.query(query, params)).rows as T[],
     stop: async () => {
       await publisher.endAsync(true);
+      redeliveries.unsubscribe();
       await source.close();
       await pipeline.stop();
       await workers.stop();

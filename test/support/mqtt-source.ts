@@ -10,6 +10,8 @@ export const TEST_BROKER_URL = process.env.TEST_MQTT_URL ?? 'mqtt://127.0.0.1:18
 export interface MqttSource {
   messages$: Observable<ReceivedMessage>;
   client: MqttClient;
+  /** Drops the network connection and resumes the session, so the broker redelivers. */
+  resume(): void;
   /** Ends the client without unsubscribing, like the engine on shutdown. */
   close(): Promise<void>;
 }
@@ -64,6 +66,10 @@ export async function connectMqttSource(options: MqttSourceOptions): Promise<Mqt
   return {
     messages$: messages.asObservable(),
     client,
+    resume: () => {
+      // A graceful end, so the PUBACKs already written reach the broker before DISCONNECT.
+      client.end(false, {}, () => client.reconnect());
+    },
     close: async () => {
       await client.endAsync(true);
       messages.complete();
