@@ -115,7 +115,9 @@ describe.skipIf(!hasChromium)('pages in a real browser', () => {
 
   it('shows the ingest queue on Bull Board', async () => {
     await page.goto(`${base}/admin/queues`);
-    await page.getByText('ingest', { exact: false }).first().waitFor({ timeout: 15_000 });
+    await page.getByText('ingest', { exact: true }).first().click({ timeout: 15_000 });
+    await page.waitForURL(/\/admin\/queues\/queue\/ingest/);
+    await page.getByText('Loading', { exact: false }).waitFor({ state: 'detached' });
     await page.screenshot({ path: `${SCREENSHOTS}bull-board.png` });
     expect(await page.content()).toContain('ingest');
   });
@@ -124,21 +126,18 @@ describe.skipIf(!hasChromium)('pages in a real browser', () => {
     await page.goto(`${base}/debug/machines`);
     const card = page.locator(`[data-actor-id="connection:${connectionId}"]`);
     await card.locator('.state-value', { hasText: 'connected' }).waitFor({ timeout: 15_000 });
-    await page.waitForFunction(() => document.body.dataset.live === 'true');
+    await page.waitForFunction('document.body.dataset.live === "true"');
     expect(await card.locator('svg [data-state="connected"].active').count()).toBe(1);
     await page.screenshot({ path: `${SCREENSHOTS}visualizer-connected.png`, fullPage: true });
 
-    await page.evaluate(() => {
-      (window as unknown as { sameDocument: boolean }).sameDocument = true;
-    });
+    // A marker on the window survives only if the page is not reloaded.
+    await page.evaluate('window.sameDocument = true');
     const stopped = await api('POST', `/api/sites/${siteId}/connection/stop`);
     expect(stopped.json).toMatchObject({ success: true, is_active: false });
 
     await card.locator('.stopped-mark').waitFor({ timeout: 15_000 });
     expect(await card.getAttribute('class')).toContain('stopped');
-    const sameDocument = await page.evaluate(
-      () => (window as unknown as { sameDocument?: boolean }).sameDocument === true,
-    );
+    const sameDocument = await page.evaluate('window.sameDocument === true');
     expect(sameDocument).toBe(true);
     await page.screenshot({ path: `${SCREENSHOTS}visualizer-stopped.png`, fullPage: true });
   });
