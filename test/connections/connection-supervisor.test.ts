@@ -154,8 +154,11 @@ describe('connection supervisor on the shared broker', () => {
 
     await harness.sql('update site set is_active = false where id = ?', [site.id]);
     await waitForStatus(connection.id, 'disconnected');
-    const actors = running.supervisor.inspection.listActors();
-    expect(actors.some((actor) => actor.connectionId === connection.id)).toBe(false);
+    await waitUntil(() =>
+      running.supervisor.inspection
+        .listActors()
+        .every((actor) => actor.connectionId !== connection.id),
+    );
 
     await harness.sql('update site set is_active = true where id = ?', [site.id]);
     await waitForStatus(connection.id, 'connected');
@@ -251,6 +254,20 @@ describe('connection supervisor on the shared broker', () => {
         (event) => event.type === 'connection.receiving' && event.connectionId === connection.id,
       ),
     );
+  });
+
+  it('parks a connection whose stored password does not decrypt', async () => {
+    const { connection } = await newConnection('undecryptable', {
+      passwordEncrypted: 'v1:not:a:credential',
+    });
+    running.supervisor.reconcile();
+
+    await waitForStatus(connection.id, 'error');
+    const view = running.supervisor.inspection
+      .listActors()
+      .find((actor) => actor.connectionId === connection.id);
+    expect(view?.state).toEqual({ error: 'parked' });
+    expect(view?.context.lastError).toMatch(/does not decrypt.*no automatic retry/);
   });
 
   it('lists the supervisor and every live connection actor for the visualizer', async () => {
