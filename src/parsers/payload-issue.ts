@@ -21,11 +21,55 @@ export class PayloadInvalidError extends AppError {
   }
 }
 
-/** The one-line summary of a list of issues: `2 problems: a.b: required; c: expected ...`. */
+/** Longest text one issue contributes to a summary; longer ones are cut with `…`. */
+export const MAX_ISSUE_TEXT_LENGTH = 200;
+
+/**
+ * Longest list of issues a summary spells out, in characters, before it ends with
+ * `; and N more`. A large payload can fail at hundreds of thousands of paths, and the
+ * summary ends up in logs and in a database column.
+ */
+export const MAX_ISSUE_LIST_LENGTH = 4_000;
+
+/**
+ * The one-line summary of a list of issues: `2 problems: a.b: required; c: expected ...`.
+ * Every issue is named as long as the summary stays within its bound (see the limits above).
+ */
 export function describeIssues(issues: readonly PayloadIssue[]): string {
   const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
-  const details = issues.map((issue) => `${issue.path || '(payload)'}: ${issue.message}`);
+  const details: string[] = [];
+  let length = 0;
+  for (const issue of issues) {
+    const detail = summarise(`${issue.path || '(payload)'}: ${issue.message}`);
+    if (length + detail.length > MAX_ISSUE_LIST_LENGTH) break;
+    details.push(detail);
+    length += detail.length + 2;
+  }
+
+  const more = issues.length - details.length;
+  if (more > 0) details.push(`and ${more} more`);
   return `payload is invalid (${count}): ${details.join('; ')}`;
+}
+
+/**
+ * Whether text holds what PostgreSQL text and jsonb refuse: NUL, or an unpaired surrogate
+ * (which a JSON payload can carry as `"\ud800"`).
+ */
+export function hasUnstorableText(text: string): boolean {
+  return text.includes('\u0000') || /\p{Cs}/u.test(text);
+}
+
+/**
+ * Text quoted from a payload, made safe for logs and the database: NUL and unpaired
+ * surrogates become U+FFFD. Paths and messages quote the payload's keys and values.
+ */
+export function storableText(text: string): string {
+  return text.replaceAll('\u0000', '\uFFFD').replace(/\p{Cs}/gu, '\uFFFD');
+}
+
+function summarise(text: string): string {
+  if (text.length <= MAX_ISSUE_TEXT_LENGTH) return storableText(text);
+  return `${storableText(text.slice(0, MAX_ISSUE_TEXT_LENGTH - 1))}…`;
 }
 
 /** The path of a zod issue as dots: keys as written, array indexes as numbers. */

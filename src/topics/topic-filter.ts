@@ -53,6 +53,9 @@ export function isReservedTopic(topic: string): boolean {
 function validateCommon(value: string, what: string): string | null {
   if (value.length === 0) return `${what} must not be empty`;
   if (value.includes('\u0000')) return `${what} must not contain the NUL character`;
+  // MQTT strings are well-formed UTF-8: an unpaired surrogate has no encoding, and the client
+  // would send U+FFFD in its place, a different topic than the one validated.
+  if (/\p{Cs}/u.test(value)) return `${what} must not contain an unpaired surrogate`;
 
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > MAX_TOPIC_BYTES) {
