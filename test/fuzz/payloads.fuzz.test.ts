@@ -449,7 +449,7 @@ describe('safeParsePayload on random and mutated payloads', () => {
   it('handles a wrong type at every path of every sample', () => {
     for (const sample of VALID_SAMPLES) {
       for (const path of pathsOf(sample.payload)) {
-        for (const wrong of [null, true, -1.5, 'NaN', [], {}]) {
+        for (const wrong of [null, true, 'NaN', [], {}]) {
           parseCleanly(
             jsonBytes(withValueAt(sample.payload, path, wrong)),
             sample.parser,
@@ -466,7 +466,7 @@ describe('safeParsePayload on random and mutated payloads', () => {
         const payload = withValueAt(sample.payload, path, wrong);
         parseCleanly(jsonBytes(payload), sample.parser, sample.topic);
       }),
-      fuzzParameters(500),
+      fuzzParameters(300),
     );
   });
 
@@ -528,7 +528,7 @@ describe('safeParsePayload on random and mutated payloads', () => {
           const result = parseCleanly(jsonBytes(payload), sample.parser, sample.topic);
           expect(result.ok).toBe(true);
         }),
-        fuzzParameters(300),
+        fuzzParameters(200),
       );
     },
   );
