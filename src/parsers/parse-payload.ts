@@ -87,7 +87,8 @@ interface JsonNode {
  * once, and returns an issue for every value the database cannot store as sent: a number too
  * large for a double (`1e400`, 400 digits), which JSON.parse makes Infinity and the writers
  * would store as null, and a string or key holding NUL or an unpaired surrogate, which
- * PostgreSQL refuses, failing the write of the whole batch the message is in.
+ * PostgreSQL refuses: the batch's transaction would fail and the message end as a DB_ERROR,
+ * where the sender's mistake is a validation error.
  */
 function inspectJson(json: unknown, context: ErrorContext): PayloadIssue[] {
   const issues: PayloadIssue[] = [];
