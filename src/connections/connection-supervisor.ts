@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { Subject, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { supervisorMachine, type SupervisorActor } from '../../machines/supervisor.machine.js';
 import type { Config } from '../config.js';
@@ -15,6 +15,7 @@ import { ConnectionRegistry } from './connection-registry.js';
 import { ConnectionStore, type DesiredState } from './connection-store.js';
 import type { MachineInspectionSource } from './inspection.js';
 import { MachineInspector } from './machine-inspection.js';
+import { MessageOutlet } from './message-outlet.js';
 
 /** What the connection supervisor needs from the engine. */
 export interface ConnectionSupervisorDependencies {
@@ -28,9 +29,9 @@ export interface ConnectionSupervisorDependencies {
 /** The running supervisor: messages out, health and inspection for the API, and a stop. */
 export interface ConnectionSupervisor {
   /**
-   * Every received message of every connection, hot and unbuffered. Subscribe right after
-   * the start resolves (no message can arrive before the event loop turns). QoS 1/2 messages
-   * must be acknowledged once safe; unacknowledged ones are redelivered on the next session.
+   * Every received message of every connection, hot; messages that arrive before the first
+   * subscriber are held for it (up to PENDING_MESSAGES_LIMIT). QoS 1/2 messages must be
+   * acknowledged once safe; unacknowledged ones are redelivered on the next session.
    */
   messages$: Observable<ReceivedMessage>;
   inspection: MachineInspectionSource;
@@ -54,7 +55,7 @@ export async function startConnectionSupervisor(
 ): Promise<ConnectionSupervisor> {
   const { config, logging } = deps;
   const log = logging.connection.child({ component: 'supervisor' });
-  const messages = new Subject<ReceivedMessage>();
+  const messages = new MessageOutlet(config.PENDING_MESSAGES_LIMIT, log);
   const store = new ConnectionStore(deps.orm);
   const inspector = new MachineInspector();
   const health = new HealthTracker({ config, store, events: deps.events, logger: log });
@@ -65,7 +66,7 @@ export async function startConnectionSupervisor(
   log.info({ reconcileIntervalMs: config.RECONCILE_INTERVAL_MS }, 'supervisor started');
 
   return {
-    messages$: messages.asObservable(),
+    messages$: messages.messages$,
     inspection: inspector,
     connectionHealth: (connectionId) => health.health(connectionId),
     isSilent: (connectionId) => health.health(connectionId).silent,
@@ -87,7 +88,7 @@ interface RegistryParts {
   store: ConnectionStore;
   inspector: MachineInspector;
   health: HealthTracker;
-  messages: Subject<ReceivedMessage>;
+  messages: MessageOutlet;
 }
 
 function buildRegistry(
@@ -101,7 +102,7 @@ function buildRegistry(
     cipher: new CredentialCipher(config.secretKey),
     logger: logging.connection,
     sink: {
-      deliver: (message) => messages.next(message),
+      deliver: (message) => messages.deliver(message),
       activity: (connectionId, kind) => health.activity(connectionId, kind),
       subscribed: (connectionId, patterns) => {
         store.recordSubscribed(connectionId, patterns).catch((error: unknown) => {
