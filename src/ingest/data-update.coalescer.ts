@@ -17,7 +17,7 @@ export class DataUpdateCoalescer {
   readonly #pending = new Map<number, PendingUpdate>();
 
   constructor(
-    private readonly events: EventPublisher | undefined,
+    private readonly events: Pick<EventPublisher, 'publish'> | undefined,
     private readonly throttleMs: number,
   ) {}
 
