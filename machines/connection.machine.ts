@@ -106,9 +106,11 @@ export const connectionMachine = setup({
   },
   guards: {
     canRetry: ({ event }) => (event as FailureEvent).failure.retryable,
+    // The site id is part of the client id and of every message, so it counts as well.
     haveBrokerSettingsChanged: ({ context, event }) =>
       event.type === 'connection.configure' &&
-      !sameBroker(context.settings.broker, event.settings.broker),
+      (!sameBroker(context.settings.broker, event.settings.broker) ||
+        context.settings.siteId !== event.settings.siteId),
   },
   actions: {
     openClient: spawnChild('mqttClient', {
