@@ -98,10 +98,16 @@ class MqttSession {
     const password = this.#password();
     if (this.#finished) return;
 
-    const options = clientOptionsOf(this.#settings, password, this.#deps.config);
-    const client = mqtt.connect(options);
-    this.#client = client;
-    this.#acks = deferAcks(client);
+    let client: MqttClient;
+    try {
+      client = mqtt.connect(clientOptionsOf(this.#settings, password, this.#deps.config));
+      this.#client = client;
+      this.#acks = deferAcks(client);
+    } catch (cause) {
+      // Settings mqtt.js rejects outright, or a client we cannot drive: retrying cannot help.
+      this.#fail(new AppError('INTERNAL', 'the MQTT client could not be created', { cause }));
+      return;
+    }
 
     // Every handler is in place before CONNECT goes out: a persistent session's queued
     // messages may arrive right behind the CONNACK.
