@@ -1,6 +1,9 @@
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { replayParsingLogs } from '../../src/ingest/parsing-log.replay.js';
+import { collectQueueMetrics, EXPORTED_JOB_STATES } from '../../src/ingest/queue-metrics.js';
+import { INGEST_QUEUE } from '../../src/ingest/queue-names.js';
 import type { Parser } from '../../src/parsers/parser.js';
 import { createDefaultRegistry } from '../../src/parsers/index.js';
 import { counterTotal, startIngestHarness, type IngestHarness } from '../support/ingest-harness.js';
@@ -343,6 +346,44 @@ describe('ingest from broker to database', () => {
     );
     expect(row?.replay_outcome).toBe('stored');
     expect(row?.replayed_at).not.toBeNull();
+  });
+
+  it('parses a topic as soon as its pattern is configured, without a restart', async () => {
+    await publish('later/P-9', JSON.stringify({ serial: 'P-9', level: 1 }));
+    await waitFor(
+      async () => (await counterTotal(h.metrics.messagesSkipped, { reason: 'unconfigured' })) === 2,
+    );
+
+    await h.rows(
+      `insert into mqtt_topic (mqtt_connection_id, topic_pattern, parser_name) values ($1, $2, 'probe')`,
+      [h.connection.id, `${h.prefix}/later/+`],
+    );
+    await waitFor(
+      () => h.pipeline.routes.decide(h.connection.id, `${h.prefix}/later/P-9`).kind === 'route',
+      5_000,
+      20,
+    );
+    await publish('later/P-9', JSON.stringify({ serial: 'P-9', level: 2 }));
+
+    const [reading] = await waitFor(async () => {
+      const found = await h.rows<{ value: unknown }>(
+        `select r.value from sensor_reading r join sensor s on s.id = r.sensor_id
+         where s.serial_number = 'P-9-level'`,
+      );
+      return found.length ? found : undefined;
+    });
+    expect(reading?.value).toEqual({ value: 2 });
+  });
+
+  it('exports queue depth on demand', async () => {
+    const queue = new Queue(INGEST_QUEUE, { connection: h.redis, prefix: h.prefix });
+    try {
+      await collectQueueMetrics([queue], h.metrics);
+      const { values } = await h.metrics.queueDepth.get();
+      expect(values.map((v) => v.labels.state).sort()).toEqual([...EXPORTED_JOB_STATES].sort());
+    } finally {
+      await queue.close();
+    }
   });
 
   it('counts every message sent in the topic catalogue, and the metrics add up', async () => {

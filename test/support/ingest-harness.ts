@@ -1,3 +1,5 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import type { Subscription } from 'rxjs';
@@ -7,6 +9,7 @@ import { EventPublisher, subscribeEvents } from '../../src/events/event-bus.js';
 import type { EngineEvent } from '../../src/events/event-types.js';
 import { startIngestWorkers, type IngestWorkers } from '../../src/ingest/ingest.worker.js';
 import type { ParserLookup } from '../../src/ingest/parser-lookup.js';
+import { INGEST_QUEUE } from '../../src/ingest/queue-names.js';
 import { createPlainLogger } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { createDefaultRegistry } from '../../src/parsers/index.js';
@@ -46,6 +49,8 @@ export interface IngestHarness {
   /** The unique first topic level of this harness. */
   prefix: string;
   metrics: Metrics;
+  /** A Redis connection on the harness's server, for inspecting queues. */
+  redis: Redis;
   events: EngineEvent[];
   source: MqttSource;
   publisher: MqttClient;
@@ -129,6 +134,7 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
     connection,
     prefix,
     metrics,
+    redis,
     events,
     source,
     publisher,
@@ -145,6 +151,10 @@ export async function startIngestHarness(options: IngestHarnessOptions): Promise
       await source.close();
       await pipeline.stop();
       await workers.stop();
+      // The queue's keys live in the shared Redis under this file's prefix: leave none behind.
+      const queue = new Queue(INGEST_QUEUE, { connection: redis, prefix });
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
       eventSubscription.unsubscribe();
       subscriber.disconnect();
       redis.disconnect();
