@@ -123,13 +123,14 @@ describe('deferred acknowledgement', () => {
     await running.stop();
   });
 
-  it('gets unacked QoS 1/2 messages again after a reconnect, not acked ones', async () => {
-    const topic = `${PREFIX}/redeliver`;
-    const connection = await newConnection('redeliver', [
+  it.each([4, 5])('gets unacked QoS 1/2 messages again after a reconnect (MQTT %i)', async (v) => {
+    const version = { MQTT_PROTOCOL_VERSION: String(v) };
+    const topic = `${PREFIX}/redeliver${v}`;
+    const connection = await newConnection(`redeliver${v}`, [
       [`${topic}/one/#`, 1],
       [`${topic}/two/#`, 2],
     ]);
-    const first = await harness.start({}, false);
+    const first = await harness.start(version, false);
     await waitConnected(connection.id);
     await sleep(200);
 
@@ -147,7 +148,7 @@ describe('deferred acknowledgement', () => {
     await sleep(300);
     await first.stop();
 
-    const second = await harness.start();
+    const second = await harness.start(version);
     await waitUntil(() => mine(second.messages).length >= 2, 5_000, 'redeliveries');
     await sleep(500);
     const redelivered = mine(second.messages).map((message) => message.payload.toString());
