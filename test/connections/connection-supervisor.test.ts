@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttConnection } from '../../src/entities/index.js';
 import type { QoS } from '../../src/mqtt/received-message.js';
@@ -125,6 +126,23 @@ describe('connection supervisor on the shared broker', () => {
     const gauge = await running.metrics.connections.get();
     const connected = gauge.values.find((value) => value.labels.state === 'connected');
     expect(connected?.value).toBeGreaterThanOrEqual(1);
+  });
+
+  it('writes its status without announcing a configuration change', async () => {
+    const { connection } = await newConnection('quiet', { isActive: false });
+    const listener = new pg.Client({ connectionString: harness.database.url });
+    await listener.connect();
+    await listener.query('listen sitewire_config');
+    const notified: string[] = [];
+    listener.on('notification', (message) => notified.push(message.payload ?? ''));
+
+    await harness.sql('update mqtt_connection set is_active = true where id = ?', [connection.id]);
+    await waitForStatus(connection.id, 'connected');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await listener.end();
+
+    // Only the operator's own update; none of the engine's status writes.
+    expect(notified).toHaveLength(1);
   });
 
   it('writes heartbeats from messages, throttled', async () => {
