@@ -58,6 +58,8 @@ const catalogues = new WeakMap<FastifyInstance, RouteEntry[]>();
 /**
  * Builds the Fastify app: health probes, the REST control API, the OpenAPI document and
  * docs, the live WebSocket stream, Bull Board, the machine visualizer and the login page.
+ * The app is returned before `ready()`, so the caller may still add routes (`/metrics`);
+ * `listen()` or `inject()` readies it.
  */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = deps.logger;
@@ -104,7 +106,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerMachineRoutes(api, ctx);
   await registerQueueBoard(app, ctx);
 
-  await app.ready();
   catalogues.set(app, catalogue);
   return app;
 }

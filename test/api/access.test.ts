@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listRoutes, type RouteEntry } from '../../src/api/app.js';
+import { buildApp, listRoutes, type RouteEntry } from '../../src/api/app.js';
 import { createApiKey, revokeApiKey } from '../../src/api/auth/api-key.service.js';
+import { createPlainLogger } from '../../src/logger.js';
+import { openRedis } from '../../src/redis.js';
 import { createApiHarness, type ApiHarness } from '../support/api-harness.js';
 
 /** Routes whose success cannot be observed through inject(): a WebSocket and an SSE stream. */
@@ -224,6 +226,29 @@ describe('access control and input checking', () => {
     const schema = put.requestBody.content['application/json'].schema;
     expect(schema.properties).toHaveProperty('password');
     expect(document.components.securitySchemes).toHaveProperty('bearer');
+  });
+
+  it('keeps routes added after buildApp admin-only unless they are the metrics path', async () => {
+    const redis = openRedis('redis://127.0.0.1:6379');
+    const later = await buildApp({
+      config: harness.config,
+      orm: harness.database.orm,
+      redis,
+      logger: createPlainLogger('silent'),
+    });
+    later.get('/metrics', () => 'metrics');
+    later.get('/internal', () => 'internal');
+
+    const metrics = await harness.inject(later, { method: 'GET', url: '/metrics' });
+    const internal = await harness.inject(later, { method: 'GET', url: '/internal' });
+    const asViewer = await harness.inject(later, {
+      method: 'GET',
+      url: '/internal',
+      headers: harness.auth(harness.keys.viewer),
+    });
+    expect([metrics.statusCode, internal.statusCode, asViewer.statusCode]).toEqual([200, 401, 403]);
+    await later.close();
+    redis.disconnect();
   });
 
   describe('rate limiting of failed authentications', () => {

@@ -61,6 +61,7 @@ export async function createApiHarness(label: string): Promise<ApiHarness> {
         ...extra,
       });
       apps.push(app);
+      await app.ready();
       return app;
     },
     record: (body) => bodies.push(body),

@@ -49,7 +49,7 @@ type Identification =
 
 /**
  * Installs authentication on the root instance: every route declares its access in
- * `config.access` (undeclared means admin; the docs are public), every request to a protected
+ * `config.access` (undeclared means admin, except the docs and /metrics), every request to a protected
  * route is identified by API key or session cookie, and the routes are recorded in the
  * returned catalogue, which tests and the OpenAPI check iterate.
  */
@@ -85,8 +85,11 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): RouteEn
   return catalogue;
 }
 
+/** Routes added without `config.access`: the docs and the metrics path are public. */
+const PUBLIC_BY_DEFAULT = [/^\/docs(\/|$)/, /^\/metrics$/];
+
 function defaultAccess(url: string): RouteAccess {
-  return url === '/docs' || url.startsWith('/docs/') ? 'public' : 'admin';
+  return PUBLIC_BY_DEFAULT.some((pattern) => pattern.test(url)) ? 'public' : 'admin';
 }
 
 async function identify(request: FastifyRequest, options: AuthOptions): Promise<Identification> {

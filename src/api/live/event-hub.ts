@@ -85,12 +85,13 @@ export class EventHub {
   }
 
   /** Stops the subscription, the pings and every client. */
-  async close(): Promise<void> {
+  close(): void {
     clearInterval(this.#pinger);
     this.#subscription.unsubscribe();
     for (const client of this.#clients) client.socket.terminate();
     this.#clients.clear();
-    await this.#subscriber.quit().catch(() => this.#subscriber.disconnect());
+    // disconnect, not quit: quit waits for a reply that never comes while Redis is down.
+    this.#subscriber.disconnect();
   }
 
   #broadcast(event: EngineEvent): void {
