@@ -43,6 +43,8 @@ export const EnvironmentSchema = z.object({
   LOG_DIR: z.string().min(1).default('./logs'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   RECONCILE_INTERVAL_MS: positiveInt.default(30_000),
+  /** Running jobs get this long to finish at shutdown before the worker is closed anyway. */
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(15_000),
   ROLES: rolesFromEnv.default(['api', 'supervisor', 'worker']),
   SENTRY_DSN: z.url().optional(),
   ENVIRONMENT: z.string().min(1).default('development'),

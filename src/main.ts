@@ -1,21 +1,24 @@
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { startEngine } from './engine.js';
 import { createLogging, createPlainLogger, type Logging } from './logger.js';
+import { createErrorReporter, type ErrorReporter } from './observability/error-reporter.js';
 
 /**
- * Process entry point: reads the environment once, starts the configured roles and stops them
- * on SIGTERM or SIGINT. A fatal error exits non-zero so the process manager restarts it.
+ * Process entry point: reads the environment once, starts Sentry before the engine's modules
+ * load, starts the configured roles and stops them on SIGTERM or SIGINT (a second signal
+ * exits at once). A fatal error exits non-zero so the process manager restarts the process.
  */
 async function main(): Promise<void> {
   const config = readConfigOrExit();
-  const logging = await createLogging(config);
+  const reporter = createErrorReporter(config);
+  const logging = await createLogging(config, { reporter });
   warnAboutDevelopmentDefaults(config, logging);
+  exitOnFatalErrors(logging, reporter);
 
-  const engine = await startEngine(config, logging).catch(async (error: unknown) => {
-    logging.root.fatal({ err: error }, 'engine failed to start');
-    await logging.close();
-    process.exit(1);
-  });
+  // Imported only now, so Sentry is initialised before the engine's modules are loaded.
+  const { startEngine } = await import('./engine.js');
+  const engine = await startEngine(config, logging).catch((error: unknown) =>
+    exitFatally(logging, reporter, error, 'engine failed to start'),
+  );
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -27,12 +30,10 @@ async function main(): Promise<void> {
     logging.root.info({ signal }, 'stopping');
     engine
       .stop()
+      .then(() => reporter.flush(2_000))
       .then(() => logging.close())
       .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        logging.root.fatal({ err: error }, 'stop failed');
-        process.exit(1);
-      });
+      .catch((error: unknown) => exitFatally(logging, reporter, error, 'stop failed'));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -55,6 +56,28 @@ function warnAboutDevelopmentDefaults(config: Config, logging: Logging): void {
     { environment: config.ENVIRONMENT },
     'SECRET_KEY is not set: broker passwords are encrypted with the public development key',
   );
+}
+
+// A role that breaks in a way nothing handled must not limp on: log, report, exit non-zero.
+function exitOnFatalErrors(logging: Logging, reporter: ErrorReporter): void {
+  process.on('uncaughtException', (error) => {
+    void exitFatally(logging, reporter, error, 'uncaught exception');
+  });
+  process.on('unhandledRejection', (reason) => {
+    void exitFatally(logging, reporter, reason, 'unhandled rejection');
+  });
+}
+
+async function exitFatally(
+  logging: Logging,
+  reporter: ErrorReporter,
+  error: unknown,
+  message: string,
+): Promise<never> {
+  logging.root.fatal({ err: error }, message);
+  await reporter.flush(2_000).catch(() => false);
+  await logging.close().catch(() => undefined);
+  process.exit(1);
 }
 
 await main();
