@@ -49,9 +49,9 @@ type Identification =
 
 /**
  * Installs authentication on the root instance: every route declares its access in
- * `config.access` (undeclared means admin, except the docs and /metrics), every request to a protected
- * route is identified by API key or session cookie, and the routes are recorded in the
- * returned catalogue, which tests and the OpenAPI check iterate.
+ * `config.access` (undeclared means admin, except the docs and /metrics), every request to a
+ * protected route is identified by API key or session cookie, and the routes are recorded in
+ * the returned catalogue, which tests and the OpenAPI check iterate.
  */
 export function installAuth(app: FastifyInstance, options: AuthOptions): RouteEntry[] {
   const catalogue: RouteEntry[] = [];

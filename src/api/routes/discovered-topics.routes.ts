@@ -58,6 +58,12 @@ const PromoteBodySchema = PromoteOptionsSchema.nullish();
 
 /** The topic catalogue and its promotion to configured patterns. */
 export function registerDiscoveredTopicRoutes(app: ZodApp, ctx: ApiContext): void {
+  listDiscoveredTopics(app, ctx);
+  promoteDiscoveredTopic(app, ctx);
+}
+
+/** GET /api/sites/:siteId/discovered-topics. */
+function listDiscoveredTopics(app: ZodApp, ctx: ApiContext): void {
   app.get(
     '/api/sites/:siteId/discovered-topics',
     {
@@ -94,7 +100,10 @@ export function registerDiscoveredTopicRoutes(app: ZodApp, ctx: ApiContext): voi
       return { items: rows.map((row) => discoveredBody(row, matchers)), total, limit, offset };
     },
   );
+}
 
+/** POST /api/discovered-topics/:id/promote. */
+function promoteDiscoveredTopic(app: ZodApp, ctx: ApiContext): void {
   app.post(
     '/api/discovered-topics/:id/promote',
     {
@@ -135,7 +144,6 @@ export function registerDiscoveredTopicRoutes(app: ZodApp, ctx: ApiContext): voi
     },
   );
 }
-
 async function configuredPatterns(ctx: ApiContext, siteId: number): Promise<string[]> {
   const topics = await ctx.orm.em
     .fork()

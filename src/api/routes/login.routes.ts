@@ -30,7 +30,13 @@ export function registerLoginRoutes(app: ZodApp, ctx: ApiContext, limiter: Faile
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     },
   );
+  showLoginForm(app);
+  openSession(app, ctx, limiter);
+  closeSession(app);
+}
 
+/** GET /login. */
+function showLoginForm(app: ZodApp): void {
   app.get(
     '/login',
     {
@@ -45,7 +51,10 @@ export function registerLoginRoutes(app: ZodApp, ctx: ApiContext, limiter: Faile
     (request, reply) =>
       reply.type('text/html; charset=utf-8').send(loginPage(safeNext(request.query.next), '')),
   );
+}
 
+/** POST /login. */
+function openSession(app: ZodApp, ctx: ApiContext, limiter: FailedAuthLimiter): void {
   app.post(
     '/login',
     {
@@ -95,7 +104,10 @@ export function registerLoginRoutes(app: ZodApp, ctx: ApiContext, limiter: Faile
         .redirect(next, 303);
     },
   );
+}
 
+/** POST /logout. */
+function closeSession(app: ZodApp): void {
   app.post(
     '/logout',
     {
@@ -105,7 +117,6 @@ export function registerLoginRoutes(app: ZodApp, ctx: ApiContext, limiter: Faile
     (_request, reply) => reply.clearCookie(SESSION_COOKIE, { path: '/' }).redirect('/login', 303),
   );
 }
-
 function safeNext(next: string | undefined): string {
   return next && isLocalPath(next) ? next : '/debug/machines';
 }

@@ -106,6 +106,13 @@ const ReplayResultSchema = z.object({
 
 /** Connection and parsing logs, and replay of quarantined messages. */
 export function registerLogRoutes(app: ZodApp, ctx: ApiContext): void {
+  listConnectionLogs(app, ctx);
+  listParsingLogs(app, ctx);
+  replayQuarantined(app, ctx);
+}
+
+/** GET /api/connection-logs. */
+function listConnectionLogs(app: ZodApp, ctx: ApiContext): void {
   app.get(
     '/api/connection-logs',
     {
@@ -134,7 +141,10 @@ export function registerLogRoutes(app: ZodApp, ctx: ApiContext): void {
       return { items: rows.map(connectionLogBody), limit: query.limit, offset: query.offset };
     },
   );
+}
 
+/** GET /api/parsing-logs. */
+function listParsingLogs(app: ZodApp, ctx: ApiContext): void {
   app.get(
     '/api/parsing-logs',
     {
@@ -165,7 +175,10 @@ export function registerLogRoutes(app: ZodApp, ctx: ApiContext): void {
       return { items: rows.map(parsingLogBody), limit: query.limit, offset: query.offset };
     },
   );
+}
 
+/** POST /api/parsing-logs/replay. */
+function replayQuarantined(app: ZodApp, ctx: ApiContext): void {
   app.post(
     '/api/parsing-logs/replay',
     {
@@ -187,7 +200,6 @@ export function registerLogRoutes(app: ZodApp, ctx: ApiContext): void {
     },
   );
 }
-
 function window(query: { since?: Date | undefined; until?: Date | undefined }): object {
   if (!query.since && !query.until) return {};
   return {

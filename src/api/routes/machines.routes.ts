@@ -34,12 +34,18 @@ const ActorViewSchema = z.object({
  * and /debug/machines/stream (Server-Sent Events, one `LiveActorView` per change).
  */
 export function registerMachineRoutes(app: ZodApp, ctx: ApiContext): void {
-  const drawn = drawMachines(ctx);
   const streams = new Set<ServerResponse>();
   app.addHook('onClose', () => {
     for (const stream of streams) stream.end();
   });
 
+  showPage(app, ctx, drawMachines(ctx));
+  listActorViews(app, ctx);
+  streamChanges(app, ctx, streams);
+}
+
+/** GET /debug/machines. */
+function showPage(app: ZodApp, ctx: ApiContext, drawn: DrawnMachine[]): void {
   app.get(
     '/debug/machines',
     {
@@ -56,7 +62,10 @@ export function registerMachineRoutes(app: ZodApp, ctx: ApiContext): void {
         .header('cache-control', 'no-store')
         .send(renderMachinesPage(drawn, listActors(ctx))),
   );
+}
 
+/** GET /debug/machines/actors. */
+function listActorViews(app: ZodApp, ctx: ApiContext): void {
   app.get(
     '/debug/machines/actors',
     {
@@ -69,7 +78,10 @@ export function registerMachineRoutes(app: ZodApp, ctx: ApiContext): void {
     },
     () => ({ items: listActors(ctx) }),
   );
+}
 
+/** GET /debug/machines/stream: each change of a live actor as one SSE `data:` line. */
+function streamChanges(app: ZodApp, ctx: ApiContext, streams: Set<ServerResponse>): void {
   app.get(
     '/debug/machines/stream',
     {

@@ -65,6 +65,15 @@ export function likePrefix(prefix: string): string {
 
 /** CRUD for sites: /api/sites and /api/sites/:siteId. */
 export function registerSiteRoutes(app: ZodApp, ctx: ApiContext): void {
+  listSites(app, ctx);
+  createSite(app, ctx);
+  readSite(app, ctx);
+  patchSite(app, ctx);
+  deleteSite(app, ctx);
+}
+
+/** GET /api/sites. */
+function listSites(app: ZodApp, ctx: ApiContext): void {
   app.get(
     '/api/sites',
     {
@@ -88,7 +97,10 @@ export function registerSiteRoutes(app: ZodApp, ctx: ApiContext): void {
       return { items: sites.map(siteBody), total, limit, offset };
     },
   );
+}
 
+/** POST /api/sites. */
+function createSite(app: ZodApp, ctx: ApiContext): void {
   app.post(
     '/api/sites',
     {
@@ -110,7 +122,10 @@ export function registerSiteRoutes(app: ZodApp, ctx: ApiContext): void {
       return reply.code(201).send(siteBody(site));
     },
   );
+}
 
+/** GET /api/sites/:siteId. */
+function readSite(app: ZodApp, ctx: ApiContext): void {
   app.get(
     '/api/sites/:siteId',
     {
@@ -124,7 +139,10 @@ export function registerSiteRoutes(app: ZodApp, ctx: ApiContext): void {
     },
     async (request) => siteBody(await findSiteOrFail(ctx, request.params.siteId)),
   );
+}
 
+/** PATCH /api/sites/:siteId. */
+function patchSite(app: ZodApp, ctx: ApiContext): void {
   app.patch(
     '/api/sites/:siteId',
     {
@@ -152,7 +170,10 @@ export function registerSiteRoutes(app: ZodApp, ctx: ApiContext): void {
       return siteBody(site);
     },
   );
+}
 
+/** DELETE /api/sites/:siteId. */
+function deleteSite(app: ZodApp, ctx: ApiContext): void {
   app.delete(
     '/api/sites/:siteId',
     {

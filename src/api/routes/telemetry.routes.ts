@@ -94,6 +94,13 @@ interface ReadingRow {
 
 /** Gateways of a site, one gateway's tree, and a sensor's readings by time range. */
 export function registerTelemetryRoutes(app: ZodApp, ctx: ApiContext): void {
+  listGateways(app, ctx);
+  readGatewayTree(app, ctx);
+  listReadings(app, ctx);
+}
+
+/** GET /api/sites/:siteId/gateways. */
+function listGateways(app: ZodApp, ctx: ApiContext): void {
   app.get(
     '/api/sites/:siteId/gateways',
     {
@@ -116,7 +123,10 @@ export function registerTelemetryRoutes(app: ZodApp, ctx: ApiContext): void {
       return { items: rows.map(gatewayBody), total, limit, offset };
     },
   );
+}
 
+/** GET /api/gateways/:serial. */
+function readGatewayTree(app: ZodApp, ctx: ApiContext): void {
   app.get(
     '/api/gateways/:serial',
     {
@@ -130,7 +140,10 @@ export function registerTelemetryRoutes(app: ZodApp, ctx: ApiContext): void {
     },
     async (request) => gatewayTree(ctx, request.params.serial),
   );
+}
 
+/** GET /api/sensors/:sensorId/readings. */
+function listReadings(app: ZodApp, ctx: ApiContext): void {
   app.get(
     '/api/sensors/:sensorId/readings',
     {
@@ -166,7 +179,6 @@ export function registerTelemetryRoutes(app: ZodApp, ctx: ApiContext): void {
     },
   );
 }
-
 /**
  * One range scan of the (sensor_id, ts) primary key, walked backwards: `to` is exclusive so
  * the last row's ts is the next page's `to` (keyset pagination, no OFFSET over millions).

@@ -91,6 +91,14 @@ export function checkParserName(ctx: ApiContext, parserName: string | undefined)
 
 /** Configured subscription patterns of a site's connection. */
 export function registerTopicRoutes(app: ZodApp, ctx: ApiContext): void {
+  listTopics(app, ctx);
+  createTopic(app, ctx);
+  patchTopic(app, ctx);
+  deleteTopic(app, ctx);
+}
+
+/** GET /api/sites/:siteId/connection/topics. */
+function listTopics(app: ZodApp, ctx: ApiContext): void {
   app.get(
     '/api/sites/:siteId/connection/topics',
     {
@@ -116,7 +124,10 @@ export function registerTopicRoutes(app: ZodApp, ctx: ApiContext): void {
       return { items: topics.map(topicBody), total, limit, offset };
     },
   );
+}
 
+/** POST /api/sites/:siteId/connection/topics. */
+function createTopic(app: ZodApp, ctx: ApiContext): void {
   app.post(
     '/api/sites/:siteId/connection/topics',
     {
@@ -150,7 +161,10 @@ export function registerTopicRoutes(app: ZodApp, ctx: ApiContext): void {
       return reply.code(201).send(topicBody(topic));
     },
   );
+}
 
+/** PATCH /api/topics/:topicId. */
+function patchTopic(app: ZodApp, ctx: ApiContext): void {
   app.patch(
     '/api/topics/:topicId',
     {
@@ -183,7 +197,10 @@ export function registerTopicRoutes(app: ZodApp, ctx: ApiContext): void {
       return topicBody(topic);
     },
   );
+}
 
+/** DELETE /api/topics/:topicId. */
+function deleteTopic(app: ZodApp, ctx: ApiContext): void {
   app.delete(
     '/api/topics/:topicId',
     {
