@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Subject, takeUntil, type Observable } from 'rxjs';
 import type { Config } from '../src/config.js';
-import { encodeJobMessage, INGEST_JOB_NAME } from '../src/ingest/ingest-job.js';
+import { encodeJobMessage, INGEST_JOB_NAME, type IngestJobData } from '../src/ingest/ingest-job.js';
 import { openIngestQueue } from '../src/ingest/ingest-queue.js';
 import type { ParserLookup } from '../src/ingest/parser-lookup.js';
 import { startRouteRefresh } from '../src/ingest/topic-routes.loader.js';
@@ -12,7 +13,12 @@ import { TopicRoutes } from '../src/ingest/topic-routes.js';
 import type { ReceivedMessage } from '../src/mqtt/received-message.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import { PendingCounter } from './admit-within-limit.operator.js';
-import { ingestFlow, type IngestHooks, type RoutedMessage } from './ingest.flow.js';
+import {
+  ingestFlow,
+  type IngestHooks,
+  type IngestLimits,
+  type RoutedMessage,
+} from './ingest.flow.js';
 import { writeTopicStats } from './topic-catalogue.writer.js';
 
 /** What the ingest pipeline needs. */
@@ -75,27 +81,11 @@ export async function startIngestPipeline(deps: IngestPipelineDeps): Promise<Ing
     refreshIntervalMs: config.RECONCILE_INTERVAL_MS,
   });
 
-  // A connection of its own that fails commands after one reconnect attempt instead of
-  // queueing them forever: the flow then retries with backoff and the pending limit holds.
-  const connection = new Redis(config.REDIS_URL, {
-    maxRetriesPerRequest: 1,
-    connectionName: 'sitewire-ingest-pipeline',
-  });
-  connection.on('error', () => undefined);
+  const connection = openPipelineRedis(config.REDIS_URL);
   const queue = openIngestQueue(config, connection);
   queue.on('error', () => undefined);
-
+  const enqueue = batchEnqueuer(queue);
   const pending = new PendingCounter();
-  const instance = randomUUID();
-  let sequence = 0;
-  const enqueue = (batch: RoutedMessage[]) => {
-    // The id is fixed per batch, so a retry after a lost reply cannot create a second job.
-    const jobId = ((batch as BatchWithId).jobId ??= `${instance}-${++sequence}`);
-    const messages = batch.map(({ message, parserName }) =>
-      encodeJobMessage({ ...message, parserName }),
-    );
-    return queue.add(INGEST_JOB_NAME, { messages }, { jobId });
-  };
 
   const redelivery = new Subject<number>();
   const hooks = pipelineHooks(
@@ -111,16 +101,7 @@ export async function startIngestPipeline(deps: IngestPipelineDeps): Promise<Ing
     enqueue,
     writeCatalogue: (stats) => writeTopicStats(deps.orm, stats),
     pending,
-    limits: {
-      pendingMessages: config.PENDING_MESSAGES_LIMIT,
-      batchMaxMessages: config.BATCH_MAX_MESSAGES,
-      batchMaxWaitMs: config.BATCH_MAX_WAIT_MS,
-      catalogueFlushMs: config.CATALOGUE_FLUSH_MS,
-      catalogueMaxTopics: config.CATALOGUE_MAX_TOPICS,
-      retryBaseMs: RETRY_BASE_MS,
-      retryCapMs: config.ENQUEUE_RETRY_CAP_MS,
-      enqueueTimeoutMs: ENQUEUE_TIMEOUT_MS,
-    },
+    limits: limitsOf(config),
     hooks,
   });
 
@@ -133,7 +114,7 @@ export async function startIngestPipeline(deps: IngestPipelineDeps): Promise<Ing
       complete: () => resolve(),
     });
   });
-  log.info({ routes: 'loaded' }, 'ingest pipeline started');
+  log.info({ pendingLimit: config.PENDING_MESSAGES_LIMIT }, 'ingest pipeline started');
 
   return {
     pending,
@@ -154,6 +135,47 @@ export async function startIngestPipeline(deps: IngestPipelineDeps): Promise<Ing
 }
 
 type BatchWithId = RoutedMessage[] & { jobId?: string };
+
+/**
+ * A Redis connection of the pipeline's own that fails commands after one reconnect attempt
+ * instead of queueing them for ever, so a failed enqueue surfaces, is counted and retried
+ * with backoff while the pending limit bounds what waits.
+ */
+function openPipelineRedis(url: string): Redis {
+  const connection = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    connectionName: 'sitewire-ingest-pipeline',
+  });
+  // Reconnection attempts; failed enqueues are what gets counted and logged.
+  connection.on('error', () => undefined);
+  return connection;
+}
+
+function batchEnqueuer(queue: Queue<IngestJobData>) {
+  const instance = randomUUID();
+  let sequence = 0;
+  return (batch: RoutedMessage[]) => {
+    // The id is fixed per batch, so a retry after a lost reply cannot create a second job.
+    const jobId = ((batch as BatchWithId).jobId ??= `${instance}-${++sequence}`);
+    const messages = batch.map(({ message, parserName }) =>
+      encodeJobMessage({ ...message, parserName }),
+    );
+    return queue.add(INGEST_JOB_NAME, { messages }, { jobId });
+  };
+}
+
+function limitsOf(config: Config): IngestLimits {
+  return {
+    pendingMessages: config.PENDING_MESSAGES_LIMIT,
+    batchMaxMessages: config.BATCH_MAX_MESSAGES,
+    batchMaxWaitMs: config.BATCH_MAX_WAIT_MS,
+    catalogueFlushMs: config.CATALOGUE_FLUSH_MS,
+    catalogueMaxTopics: config.CATALOGUE_MAX_TOPICS,
+    retryBaseMs: RETRY_BASE_MS,
+    retryCapMs: config.ENQUEUE_RETRY_CAP_MS,
+    enqueueTimeoutMs: ENQUEUE_TIMEOUT_MS,
+  };
+}
 
 function pipelineHooks(
   metrics: Metrics,

@@ -39,76 +39,97 @@ export interface RouteRefresh {
  * Resolves once the first load is done, so no message is routed against an empty table.
  */
 export async function startRouteRefresh(options: RouteRefreshOptions): Promise<RouteRefresh> {
-  const { logger } = options;
-  let stopped = false;
-  let listener: pg.Client | undefined;
-  let debounce: NodeJS.Timeout | undefined;
-  let relisten: NodeJS.Timeout | undefined;
+  const refresher = new RouteRefresher(options);
+  try {
+    await refresher.reload();
+  } catch (error) {
+    await refresher.stop();
+    throw error;
+  }
+  await refresher.listen();
+  return refresher;
+}
 
-  const reload = async () => {
-    const client = new pg.Client({ connectionString: options.databaseUrl });
+class RouteRefresher implements RouteRefresh {
+  #stopped = false;
+  #listener: pg.Client | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+  #relisten: NodeJS.Timeout | undefined;
+  readonly #periodic: NodeJS.Timeout;
+
+  constructor(private readonly options: RouteRefreshOptions) {
+    this.#periodic = setInterval(() => this.#reloadSoon(), options.refreshIntervalMs);
+  }
+
+  async reload(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.databaseUrl });
     try {
       await client.connect();
       const result = await client.query(SELECT_ROUTES);
-      options.routes.replace(result.rows.map(toRoute));
-      const rejected = options.routes.rejectedPatterns;
-      if (rejected.length) logger.warn({ patterns: rejected }, 'invalid topic patterns ignored');
+      this.options.routes.replace(result.rows.map(toRoute));
     } finally {
       await client.end().catch(() => undefined);
     }
-  };
 
-  const reloadSoon = () => {
-    if (stopped || debounce) return;
-    debounce = setTimeout(() => {
-      debounce = undefined;
-      reload().catch((error: unknown) => logger.warn({ err: error }, 'topic reload failed'));
-    }, RELOAD_DEBOUNCE_MS);
-  };
+    const rejected = this.options.routes.rejectedPatterns;
+    if (rejected.length) {
+      this.options.logger.warn({ patterns: rejected }, 'invalid topic patterns ignored');
+    }
+  }
 
-  const listen = async () => {
-    const client = new pg.Client({ connectionString: options.databaseUrl });
+  /** LISTENs on a connection of its own; when it is lost, listens again and catches up. */
+  async listen(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      this.#listener = await this.#openListener();
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'topic change listener down');
+      this.#relisten = setTimeout(() => void this.#listenAndCatchUp(), RELISTEN_DELAY_MS);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#periodic);
+    clearTimeout(this.#debounce);
+    clearTimeout(this.#relisten);
+    const client = this.#listener;
+    this.#listener = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  async #openListener(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: this.options.databaseUrl });
     client.on('notification', (message) => {
-      if (isRoutingChange(message.payload)) reloadSoon();
+      if (isRoutingChange(message.payload)) this.#reloadSoon();
     });
     client.on('error', () => undefined);
     client.on('end', () => {
-      if (stopped || listener !== client) return;
-      listener = undefined;
-      relisten = setTimeout(() => void listenAndCatchUp(), RELISTEN_DELAY_MS);
+      if (this.#stopped || this.#listener !== client) return;
+      this.#listener = undefined;
+      this.#relisten = setTimeout(() => void this.#listenAndCatchUp(), RELISTEN_DELAY_MS);
     });
+
     await client.connect();
     await client.query(`listen ${CONFIG_CHANNEL}`);
-    listener = client;
-  };
+    return client;
+  }
 
-  const listenAndCatchUp = async () => {
-    if (stopped) return;
-    try {
-      await listen();
-      reloadSoon();
-    } catch (error) {
-      logger.warn({ err: error }, 'topic change listener down');
-      relisten = setTimeout(() => void listenAndCatchUp(), RELISTEN_DELAY_MS);
-    }
-  };
+  async #listenAndCatchUp(): Promise<void> {
+    await this.listen();
+    // Changes made while nobody listened are only visible to a full reload.
+    if (this.#listener) this.#reloadSoon();
+  }
 
-  await reload();
-  await listenAndCatchUp();
-  const periodic = setInterval(reloadSoon, options.refreshIntervalMs);
-
-  return {
-    reload,
-    stop: async () => {
-      stopped = true;
-      clearInterval(periodic);
-      clearTimeout(debounce);
-      clearTimeout(relisten);
-      const client = listener;
-      listener = undefined;
-      await client?.end().catch(() => undefined);
-    },
-  };
+  #reloadSoon(): void {
+    if (this.#stopped || this.#debounce) return;
+    this.#debounce = setTimeout(() => {
+      this.#debounce = undefined;
+      this.reload().catch((error: unknown) =>
+        this.options.logger.warn({ err: error }, 'topic reload failed'),
+      );
+    }, RELOAD_DEBOUNCE_MS);
+  }
 }
 
 function isRoutingChange(payload: string | undefined): boolean {
