@@ -12,6 +12,11 @@ export interface PrivateBrokerOptions {
   persistence?: boolean;
   /** Serve TLS with a certificate signed by a CA of its own (see `caCert`). */
   tls?: boolean;
+  /**
+   * Messages queued per session for an absent or slow client. Mosquitto's default (1000)
+   * drops even QoS 1 messages beyond it, so tests that keep a client away for a while raise it.
+   */
+  maxQueuedMessages?: number;
 }
 
 /** A Mosquitto of a test's own, on a free port, with its files in a temp folder. */
@@ -91,6 +96,9 @@ function configText(dir: string, port: number, options: PrivateBrokerOptions): s
   }
   if (options.persistence) {
     lines.push('persistence true', `persistence_location ${dir}/`);
+  }
+  if (options.maxQueuedMessages !== undefined) {
+    lines.push(`max_queued_messages ${options.maxQueuedMessages}`);
   }
   if (options.tls) {
     lines.push(`cafile ${join(dir, 'ca.crt')}`);
