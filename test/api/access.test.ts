@@ -4,7 +4,10 @@ import { buildApp, listRoutes, type RouteEntry } from '../../src/api/app.js';
 import { createApiKey, revokeApiKey } from '../../src/api/auth/api-key.service.js';
 import { createPlainLogger } from '../../src/logger.js';
 import { openRedis } from '../../src/redis.js';
-import { createApiHarness, type ApiHarness } from '../support/api-harness.js';
+import { assertNoSecretIn, createApiHarness, type ApiHarness } from '../support/api-harness.js';
+import { createConnection, createSite } from '../support/factories.js';
+
+const PASSWORD = 'matrix-broker-password-5';
 
 /** Routes whose success cannot be observed through inject(): a WebSocket and an SSE stream. */
 const STREAMING = new Set(['GET /ws', 'GET /debug/machines/stream']);
@@ -24,11 +27,22 @@ describe('access control and input checking', () => {
   let harness: ApiHarness;
   let app: FastifyInstance;
   let routes: RouteEntry[];
+  let seededId: string;
 
   beforeAll(async () => {
     harness = await createApiHarness('access');
     app = await harness.build({ authFailureLimit: { maxFailures: 1000 } });
     routes = listRoutes(app);
+    // A real connection with a password, so reads below have something to leak.
+    const em = harness.database.orm.em.fork();
+    const site = await createSite(em);
+    const connection = await createConnection(em, site, {
+      password: PASSWORD,
+      secretKey: harness.config.secretKey,
+    });
+    harness.secrets.add(PASSWORD);
+    harness.secrets.add(connection.passwordEncrypted!);
+    seededId = String(site.id);
   });
 
   afterAll(async () => {
@@ -37,6 +51,11 @@ describe('access control and input checking', () => {
 
   const send = (route: RouteEntry, headers: Record<string, string>, url = urlFor(route)) =>
     harness.inject(app, { method: route.method, url, headers });
+
+  it('has a secret check that fails on a leaked password', () => {
+    expect(() => assertNoSecretIn(['{"password":"p-1"}'], ['p-1'])).toThrow('secret');
+    expect(() => assertNoSecretIn(['{"has_password":true}'], ['p-1'])).not.toThrow();
+  });
 
   it('knows every route of the route table', () => {
     const names = routes.map(label);
@@ -112,7 +131,9 @@ describe('access control and input checking', () => {
         harness.auth(harness.keys.envAdmin),
         { 'x-api-key': harness.keys.admin },
       ]) {
-        const response = await send(route, headers);
+        // Reads go to the seeded site; writes to ids that do not exist, to change nothing.
+        const url = urlFor(route, route.method === 'GET' ? seededId : '999999');
+        const response = await send(route, headers, url);
         expect([401, 403, 500], label(route)).not.toContain(response.statusCode);
       }
     }
@@ -329,6 +350,18 @@ describe('access control and input checking', () => {
         cookies: tampered,
       });
       expect(refused.statusCode).toBe(401);
+    });
+
+    it('ends the session at logout', async () => {
+      const { cookie } = await login(harness.keys.admin);
+      const logout = await harness.inject(app, {
+        method: 'POST',
+        url: '/logout',
+        cookies: { sitewire_session: cookie!.value },
+      });
+      expect(logout.statusCode).toBe(303);
+      const cleared = logout.cookies.find((entry) => entry.name === 'sitewire_session');
+      expect(cleared?.value).toBe('');
     });
 
     it('refuses unknown keys at login and keeps redirects on this site', async () => {

@@ -14,12 +14,16 @@ interface Client {
   waitFor(predicate: (message: Record<string, unknown>) => boolean): Promise<unknown>;
 }
 
+/** Every message any test client received, for the harness's secret check. */
+const received: string[] = [];
+
 function connect(url: string, headers: Record<string, string> = {}): Promise<Client> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url, { headers });
     const messages: Array<Record<string, unknown>> = [];
     const waiters: Array<() => void> = [];
     socket.on('message', (data: Buffer) => {
+      received.push(data.toString());
       messages.push(JSON.parse(data.toString()) as Record<string, unknown>);
       waiters.forEach((wake) => wake());
     });
@@ -86,6 +90,7 @@ describe('live stream across instances', () => {
 
   afterAll(async () => {
     publisherRedis.disconnect();
+    received.forEach((message) => harness.record(message));
     await harness.close();
   });
 
