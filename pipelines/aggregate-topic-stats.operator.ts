@@ -16,6 +16,12 @@ export interface TopicObservation {
   noParser?: boolean;
 }
 
+/**
+ * Largest payload kept as a topic's sample, in bytes. A larger one is not kept in memory at
+ * all, only its size: the catalogue stores a small marker object for it.
+ */
+export const SAMPLE_PAYLOAD_LIMIT = 4_096;
+
 /** What the catalogue learned about one topic of one site since the last flush. */
 export interface TopicStats {
   siteId: number;
@@ -25,8 +31,13 @@ export interface TopicStats {
   messageCount: number;
   /** Sum of payload sizes in bytes, so the stored running average stays exact. */
   payloadBytes: number;
-  /** The last payload seen; only this one is decoded for the sample, at write time. */
-  lastPayload: Buffer;
+  /**
+   * The last payload seen, when at most SAMPLE_PAYLOAD_LIMIT bytes; only this one is decoded
+   * for the sample, at write time.
+   */
+  lastPayload: Buffer | undefined;
+  /** Size of the last payload seen, in bytes. */
+  lastPayloadBytes: number;
   noParser: boolean;
 }
 
@@ -87,7 +98,7 @@ function foldObservation(stats: Map<string, TopicStats>, observation: TopicObser
       lastSeenAt: observation.receivedAt,
       messageCount: 1,
       payloadBytes: observation.payload.length,
-      lastPayload: observation.payload,
+      ...lastPayloadOf(observation.payload),
       noParser: observation.noParser ?? false,
     });
     return;
@@ -98,7 +109,40 @@ function foldObservation(stats: Map<string, TopicStats>, observation: TopicObser
   if (observation.receivedAt < known.firstSeenAt) known.firstSeenAt = observation.receivedAt;
   if (observation.receivedAt >= known.lastSeenAt) {
     known.lastSeenAt = observation.receivedAt;
-    known.lastPayload = observation.payload;
+    Object.assign(known, lastPayloadOf(observation.payload));
   }
   known.noParser ||= observation.noParser ?? false;
+}
+
+function lastPayloadOf(payload: Buffer): Pick<TopicStats, 'lastPayload' | 'lastPayloadBytes'> {
+  // A copy, so a small sample does not pin a large receive buffer it was sliced from.
+  const kept = payload.length <= SAMPLE_PAYLOAD_LIMIT ? Buffer.from(payload) : undefined;
+  return { lastPayload: kept, lastPayloadBytes: payload.length };
+}
+
+/**
+ * Merges two flushes into one, as if every observation of both had been folded together;
+ * for flushes that must wait while an earlier write is still retrying.
+ */
+export function mergeTopicStats(waiting: TopicStats[], next: TopicStats[]): TopicStats[] {
+  const merged = new Map<string, TopicStats>();
+  for (const entry of [...waiting, ...next]) {
+    const key = `${entry.siteId}\u0000${entry.topicPath}`;
+    const known = merged.get(key);
+    if (!known) {
+      merged.set(key, { ...entry });
+      continue;
+    }
+
+    known.messageCount += entry.messageCount;
+    known.payloadBytes += entry.payloadBytes;
+    if (entry.firstSeenAt < known.firstSeenAt) known.firstSeenAt = entry.firstSeenAt;
+    if (entry.lastSeenAt >= known.lastSeenAt) {
+      known.lastSeenAt = entry.lastSeenAt;
+      known.lastPayload = entry.lastPayload;
+      known.lastPayloadBytes = entry.lastPayloadBytes;
+    }
+    known.noParser ||= entry.noParser;
+  }
+  return [...merged.values()];
 }

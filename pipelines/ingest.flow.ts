@@ -16,8 +16,10 @@ import {
 import type { ReceivedMessage } from '../src/mqtt/received-message.js';
 import type { RouteDecision, SkipReason } from '../src/ingest/topic-routes.js';
 import { admitWithinLimit, type PendingCounter } from './admit-within-limit.operator.js';
+import { concatMapCoalesced } from './concat-map-coalesced.operator.js';
 import {
   aggregateTopicStats,
+  mergeTopicStats,
   type TopicObservation,
   type TopicStats,
 } from './aggregate-topic-stats.operator.js';
@@ -98,8 +100,9 @@ export function ingestFlow(
         options.limits.catalogueMaxTopics,
         options.scheduler,
       ),
-      concatMap((stats) => writeWithRetry(options, stats)),
-      ignoreElements(),
+      // Flushes produced while a write is still retrying merge into one that waits, so a
+      // database outage costs at most one flush's worth of memory, not one per interval.
+      concatMapCoalesced((stats) => writeWithRetry(options, stats), mergeTopicStats),
     );
 
     const routed$ = messages$.pipe(

@@ -1,12 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { autocommitRunner } from '../src/ingest/sql-runner.js';
-import type { TopicStats } from './aggregate-topic-stats.operator.js';
-
-/**
- * Largest payload kept as a topic's sample, in bytes of JSON text. A larger payload is not
- * decoded at all; its sample is a small marker object saying so and how big it was.
- */
-export const SAMPLE_PAYLOAD_LIMIT = 4_096;
+import { SAMPLE_PAYLOAD_LIMIT, type TopicStats } from './aggregate-topic-stats.operator.js';
 
 // One statement per flush, whatever the number of topics and messages behind it. The
 // average stays exact across flushes because each flush carries its byte sum and count.
@@ -47,7 +41,7 @@ export async function writeTopicStats(orm: MikroORM, stats: TopicStats[]): Promi
     last_seen_at: entry.lastSeenAt.toISOString(),
     message_count: entry.messageCount,
     payload_bytes: entry.payloadBytes,
-    sample_payload: samplePayload(entry.lastPayload),
+    sample_payload: samplePayload(entry.lastPayload, entry.lastPayloadBytes),
   }));
   await run(UPSERT_TOPIC_STATS, [JSON.stringify(rows)]);
 
@@ -63,14 +57,15 @@ export async function writeTopicStats(orm: MikroORM, stats: TopicStats[]): Promi
 
 /**
  * A payload as the catalogue keeps it: the decoded JSON when it is JSON and at most
- * SAMPLE_PAYLOAD_LIMIT bytes; a marker object when it is larger (never decoded, so a huge
- * payload costs nothing); null for anything else, which keeps the last JSON sample stored.
+ * SAMPLE_PAYLOAD_LIMIT bytes; for a larger one (never kept nor decoded, so a huge payload
+ * costs nothing) the marker `{sample_omitted, size_bytes}`; null for anything else, which
+ * keeps the last JSON sample stored.
  */
-export function samplePayload(payload: Buffer): unknown {
-  if (payload.length > SAMPLE_PAYLOAD_LIMIT) {
+export function samplePayload(payload: Buffer | undefined, sizeBytes: number): unknown {
+  if (payload === undefined || sizeBytes > SAMPLE_PAYLOAD_LIMIT) {
     return {
       sample_omitted: `payload larger than ${SAMPLE_PAYLOAD_LIMIT} bytes`,
-      size_bytes: payload.length,
+      size_bytes: sizeBytes,
     };
   }
 

@@ -3,6 +3,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import {
   aggregateTopicStats,
+  mergeTopicStats,
   type TopicObservation,
   type TopicStats,
 } from '../../pipelines/aggregate-topic-stats.operator.js';
@@ -23,10 +24,10 @@ const observations: Record<string, TopicObservation> = {
 /** A flush summarised as `site|topic:count:bytes:last payload`, sorted. */
 function summary(stats: TopicStats[]): string {
   return stats
-    .map(
-      (s) =>
-        `${s.siteId}|${s.topicPath}:${s.messageCount}:${s.payloadBytes}:${s.lastPayload.toString()}`,
-    )
+    .map((s) => {
+      const last = s.lastPayload?.toString() ?? '-';
+      return `${s.siteId}|${s.topicPath}:${s.messageCount}:${s.payloadBytes}:${last}`;
+    })
     .sort()
     .join(',');
 }
@@ -75,3 +76,40 @@ describe('aggregateTopicStats', () => {
     });
   });
 });
+
+describe('aggregateTopicStats memory', () => {
+  it('keeps only the size of a payload too large to be a sample', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      const big: TopicObservation = { ...observations.a!, payload: Buffer.alloc(5_000) };
+      const flushes = cold('a|', { a: big }).pipe(
+        aggregateTopicStats(50, 100),
+        map((stats) => stats.map((s) => [s.lastPayload, s.lastPayloadBytes])),
+      );
+      expectObservable(flushes).toBe('-(x|)', { x: [[undefined, 5_000]] });
+    });
+  });
+
+  it('merges waiting flushes as if they had been one', () => {
+    const first = [stats('t/a', 2, at(1), at(5)), stats('t/b', 1, at(2), at(2))];
+    const second = [stats('t/a', 3, at(0), at(9))];
+    const merged = mergeTopicStats(first, second);
+    expect(merged.map((s) => [s.topicPath, s.messageCount, s.firstSeenAt, s.lastSeenAt])).toEqual([
+      ['t/a', 5, at(0), at(9)],
+      ['t/b', 1, at(2), at(2)],
+    ]);
+  });
+});
+
+function stats(topicPath: string, messageCount: number, first: Date, last: Date): TopicStats {
+  return {
+    siteId: 1,
+    topicPath,
+    firstSeenAt: first,
+    lastSeenAt: last,
+    messageCount,
+    payloadBytes: messageCount * 10,
+    lastPayload: Buffer.from(topicPath),
+    lastPayloadBytes: topicPath.length,
+    noParser: false,
+  };
+}
