@@ -85,4 +85,24 @@ describe('machine visualizer', () => {
     expect(page).toContain("new EventSource('/debug/machines/stream')");
     expect(page).not.toMatch(/<(script|link)[^>]+(src|href)="https?:/);
   });
+
+  it('streams actor changes as server-sent events, and closing the app ends the stream', async () => {
+    const served = await harness.build({ inspection: inspector });
+    const base = await served.listen({ host: '127.0.0.1', port: 0 });
+    const response = await fetch(`${base}/debug/machines/stream`, { headers: admin() });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    await reader.read();
+
+    actor.send({ type: 'connection.stop' });
+    let text = '';
+    while (!text.includes('data: ')) text += decoder.decode((await reader.read()).value);
+    const event = JSON.parse(text.slice(text.indexOf('data: ') + 6).split('\n')[0]!);
+    expect(event).toMatchObject({ actorId: 'connection:7', state: 'disconnected' });
+    harness.record(text);
+
+    await served.close();
+    expect((await reader.read()).done).toBe(true);
+  });
 });

@@ -35,8 +35,10 @@ const ActorViewSchema = z.object({
  */
 export function registerMachineRoutes(app: ZodApp, ctx: ApiContext): void {
   const streams = new Set<ServerResponse>();
-  app.addHook('onClose', () => {
+  // preClose, not onClose: the server waits for open responses before onClose runs.
+  app.addHook('preClose', (done) => {
     for (const stream of streams) stream.end();
+    done();
   });
 
   showPage(app, ctx, drawMachines(ctx));
