@@ -161,7 +161,8 @@ describe('ingest from broker to database', () => {
          (select count(*)::int from sensor where device_id = d.id) as sensors,
          (select last_reading from sensor where device_id = d.id and sensor_type = 'temperature')
            as last_temperature
-       from gateway g join datalogger dl on dl.gateway_id = g.id join device d on d.datalogger_id = dl.id
+       from gateway g join datalogger dl on dl.gateway_id = g.id
+         join device d on d.datalogger_id = dl.id
        where g.serial_number = 'GW-0001'`,
     );
     expect(tree).toMatchObject({
@@ -233,7 +234,7 @@ describe('ingest from broker to database', () => {
     expect(logs[0]!.qos).toBe(1);
   });
 
-  it('quarantines non-JSON, wrong schema, bad timestamp and oversized payloads, cataloguing their topics', async () => {
+  it('quarantines non-JSON, wrong schema, bad timestamp and oversized payloads', async () => {
     const cases = {
       'GW-TEXT': Buffer.from('temperature=21.5'),
       'GW-SCHEMA': JSON.stringify({ serial_number_gateway: 'GW-SCHEMA', dataloggers: 'none' }),
@@ -355,7 +356,8 @@ describe('ingest from broker to database', () => {
     );
 
     await h.rows(
-      `insert into mqtt_topic (mqtt_connection_id, topic_pattern, parser_name) values ($1, $2, 'probe')`,
+      `insert into mqtt_topic (mqtt_connection_id, topic_pattern, parser_name)
+       values ($1, $2, 'probe')`,
       [h.connection.id, `${h.prefix}/later/+`],
     );
     await waitFor(

@@ -167,10 +167,11 @@ describe('storing a job of messages', () => {
     expect(result.quarantined).toMatchObject([{ topic: 'loose/b', errorType: 'DB_ERROR' }]);
   });
 
-  it('gives a job up as DB_ERROR after its last attempt, and replays it once the database accepts it', async () => {
+  it('gives a job up as DB_ERROR after its last attempt, then replays it', async () => {
     // A real PostgreSQL failure that a retry could fix (a serialisation failure), every time.
     await rows(`create function refuse_readings() returns trigger as $$
-      begin raise exception 'refused for the test' using errcode = '40001'; end $$ language plpgsql`);
+      begin raise exception 'refused for the test' using errcode = '40001'; end
+      $$ language plpgsql`);
     await rows(`create trigger refuse_readings before insert on sensor_reading
       for each statement execute function refuse_readings()`);
 
@@ -208,7 +209,8 @@ describe('storing a job of messages', () => {
     }
 
     const logs = await rows(
-      `select id, error_message from mqtt_parsing_log where error_type = 'DB_ERROR' and topic like '%GW-X%'`,
+      `select id, error_message from mqtt_parsing_log
+       where error_type = 'DB_ERROR' and topic like '%GW-X%'`,
     );
     expect(logs).toHaveLength(2);
     expect(String(logs[0]!.error_message)).toContain('refused for the test');
@@ -220,7 +222,8 @@ describe('storing a job of messages', () => {
     );
     expect(replayed).toMatchObject({ replayed: 2, stored: 2 });
     const [count] = await rows(
-      `select count(*)::int as n from sensor_reading r join sensor s on s.id = r.sensor_id where s.serial_number = 'DEV-GW-X-temp'`,
+      `select count(*)::int as n from sensor_reading r join sensor s on s.id = r.sensor_id
+       where s.serial_number = 'DEV-GW-X-temp'`,
     );
     expect(count?.n).toBe(2);
   });
