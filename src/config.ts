@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 const ROLE_NAMES = ['api', 'supervisor', 'worker'] as const;
@@ -86,6 +87,21 @@ export const EnvironmentSchema = z.object({
     .default(4),
   MQTT_SESSION_EXPIRY_SECONDS: positiveInt.default(7 * 24 * 3600),
   HEARTBEAT_WRITE_INTERVAL_MS: positiveInt.default(5_000),
+  /**
+   * This process's name among the supervisors sharing one Redis; shown as a connection's
+   * owner. Default `<hostname>-<pid>`. A stable name lets a restarted process take its own
+   * leases back at once instead of waiting for them to expire: never give two live processes
+   * the same one.
+   */
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits and . _ : - only, at most 100')
+    .default(`${hostname()}-${process.pid}`),
+  /**
+   * Lifetime of a connection lease (ms, default 15000): how long a crashed instance's
+   * connections wait before another instance takes them over. Renewed every fifth of it.
+   */
+  LEASE_TTL_MS: z.coerce.number().int().min(1_000).default(15_000),
   SILENCE_CHECK_INTERVAL_MS: positiveInt.default(5_000),
 });
 

@@ -8,6 +8,7 @@ import {
   startConnectionSupervisor,
   type ConnectionSupervisor,
 } from './connections/connection-supervisor.js';
+import { LeaseStore } from './connections/lease-store.js';
 import { migrateToLatest, openOrm } from './db/orm.js';
 import { EventPublisher } from './events/event-bus.js';
 import { startIngestWorkers, type IngestWorkers } from './ingest/ingest.worker.js';
@@ -67,7 +68,8 @@ export async function startEngine(config: Config, logging: Logging): Promise<Eng
   };
 
   const has = (role: Config['ROLES'][number]) => config.ROLES.includes(role);
-  const supervisor = has('supervisor') ? await startConnectionSupervisor(shared) : undefined;
+  const leases = has('supervisor') ? openLeases(config) : undefined;
+  const supervisor = leases ? await startConnectionSupervisor({ ...shared, leases }) : undefined;
   const pipeline = supervisor
     ? await startIngestPipeline({ ...shared, messages$: supervisor.messages$ })
     : undefined;
@@ -82,8 +84,23 @@ export async function startEngine(config: Config, logging: Logging): Promise<Eng
     ...(supervisor ? { supervisor } : {}),
     ...(pipeline ? { pipeline } : {}),
     ...(workers ? { workers } : {}),
-    stop: () => stopEngine(shared, { supervisor, pipeline, workers, maintenance, app: app.app }),
+    stop: async () => {
+      await stopEngine(shared, { supervisor, pipeline, workers, maintenance, app: app.app });
+      leases?.close();
+    },
   };
+}
+
+// Every supervisor takes connection leases, even alone: a second instance started later
+// then shares the connections instead of opening the same client ids.
+function openLeases(config: Config): LeaseStore {
+  return new LeaseStore({
+    redisUrl: config.REDIS_URL,
+    prefix: config.REDIS_PREFIX,
+    instanceId: config.INSTANCE_ID,
+    ttlMs: config.LEASE_TTL_MS,
+    commandTimeoutMs: Math.max(200, Math.floor(config.LEASE_TTL_MS / 5)),
+  });
 }
 
 async function applyMigrations(config: Config, orm: MikroORM, log: Logging['root']): Promise<void> {

@@ -6,6 +6,8 @@ import {
   type ConnectionSnapshot,
 } from '../../machines/connection.machine.js';
 import type { ConnectionStatus, LogLevel } from '../entities/index.js';
+import { AppError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import type { ConnectionFailure } from '../mqtt/mqtt-session.js';
 import type { EventPublisher } from '../events/event-bus.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ConnectionStore } from './connection-store.js';
@@ -19,6 +21,8 @@ export interface RecorderDependencies {
   metrics: Pick<Metrics, 'databaseErrors'>;
   /** The `mqtt.connection` channel. */
   logger: Logger;
+  /** Fencing token of the lease the actor runs under; its status writes carry it. */
+  leaseToken?: number;
   /** Told of every status change, after the fact; keeps gauges and health in step. */
   onStatus(connectionId: number, status: ConnectionStatus, snapshot: ConnectionSnapshot): void;
 }
@@ -112,13 +116,17 @@ export class ConnectionRecorder {
     this.#logLine(kind, snapshot, previous);
 
     await this.#guard('status', () =>
-      this.#deps.store.writeStatus(connectionId, {
-        status,
-        retryCount: context.retryCount,
-        nextRetryAt: context.nextRetryAt,
-        lastConnectedAt: status === 'connected' ? context.lastConnectedAt : null,
-        lastError: context.lastError,
-      }),
+      this.#deps.store.writeStatus(
+        connectionId,
+        {
+          status,
+          retryCount: context.retryCount,
+          nextRetryAt: context.nextRetryAt,
+          lastConnectedAt: status === 'connected' ? context.lastConnectedAt : null,
+          lastError: context.lastError,
+        },
+        this.#deps.leaseToken,
+      ),
     );
     await this.#guard('connection_log', () =>
       this.#deps.store.writeLog({
@@ -158,9 +166,13 @@ export class ConnectionRecorder {
       brokerHost: context.settings.broker.host,
     };
     const message = LOG_MESSAGES[kind]!;
-    if (kind === 'parked') this.#log.error({ ...fields, code: context.failure?.code }, message);
-    else if (kind === 'retrying')
-      this.#log.warn({ ...fields, code: context.failure?.code }, message);
+    const failure = kind === 'parked' || kind === 'retrying' ? context.failure : undefined;
+    if (failure && isReportableFailure(failure)) {
+      // Not a network blip or a refusal but a fault someone must fix (a password that no
+      // longer decrypts, a protocol violation): logged with its error, so Sentry gets it.
+      this.#log.error({ ...fields, code: failure.code, err: errorOf(failure) }, message);
+    } else if (kind === 'parked') this.#log.error({ ...fields, code: failure?.code }, message);
+    else if (kind === 'retrying') this.#log.warn({ ...fields, code: failure?.code }, message);
     else this.#log.info(fields, message);
   }
 
@@ -172,6 +184,16 @@ export class ConnectionRecorder {
       this.#log.warn({ err: error, operation }, 'connection state write failed');
     }
   }
+}
+
+function isReportableFailure(failure: ConnectionFailure): boolean {
+  return failure.code in ERROR_CODES && ERROR_CODES[failure.code as ErrorCode].reportable;
+}
+
+function errorOf(failure: ConnectionFailure): AppError {
+  const error = new AppError(failure.code as ErrorCode, failure.message);
+  if (failure.traceback) error.stack = failure.traceback;
+  return error;
 }
 
 // What makes a snapshot worth recording: a new state, a new attempt or a new session.

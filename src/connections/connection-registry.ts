@@ -29,6 +29,8 @@ export interface RegistryDependencies {
   metrics: Pick<Metrics, 'connections' | 'databaseErrors'>;
   health: HealthTracker;
   inspector: MachineInspector;
+  /** The fencing token a connection runs under, when leases decide who runs it. */
+  leaseTokenOf?: (connectionId: number) => number | undefined;
 }
 
 interface Running {
@@ -47,7 +49,7 @@ export class ConnectionRegistry {
   readonly #deps: RegistryDependencies;
   readonly #running = new Map<number, Running>();
   readonly #waiting = new Map<number, ConnectionSettings>();
-  readonly #stopping = new Set<Promise<void>>();
+  readonly #stopping = new Map<number, Promise<void>>();
   readonly #writes = new WriteQueue();
   #admitTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -72,9 +74,22 @@ export class ConnectionRegistry {
     this.#admitNext();
   }
 
+  /** Connection ids with an actor running or waiting for admission. */
+  ids(): number[] {
+    return [...this.#running.keys(), ...this.#waiting.keys()];
+  }
+
   /** The running actor of a connection, if any. */
   actorOf(connectionId: number): ConnectionActor | undefined {
     return this.#running.get(connectionId)?.actor;
+  }
+
+  /**
+   * Resolves once the connection's actor, if one is stopping, has closed its MQTT client and
+   * written its last status: only then may another instance use the same client id.
+   */
+  async stopped(connectionId: number): Promise<void> {
+    await this.#stopping.get(connectionId);
   }
 
   /** Stops every actor (clients end without UNSUBSCRIBE) and waits for their last writes. */
@@ -84,7 +99,7 @@ export class ConnectionRegistry {
     this.#waiting.clear();
     for (const connectionId of [...this.#running.keys()])
       this.#remove(connectionId, 'engine stopping');
-    await Promise.all(this.#stopping);
+    await Promise.all(this.#stopping.values());
   }
 
   #reconcileOne(settings: ConnectionSettings): void {
@@ -106,8 +121,10 @@ export class ConnectionRegistry {
 
     this.#running.delete(connectionId);
     const stopping = this.#stop(running, reason);
-    this.#stopping.add(stopping);
-    void stopping.finally(() => this.#stopping.delete(stopping));
+    this.#stopping.set(connectionId, stopping);
+    void stopping.finally(() => {
+      if (this.#stopping.get(connectionId) === stopping) this.#stopping.delete(connectionId);
+    });
   }
 
   async #stop(running: Running, reason: string): Promise<void> {
@@ -154,8 +171,10 @@ export class ConnectionRegistry {
         contextView: (context) => connectionContextView(context as ConnectionSnapshot['context']),
       }),
     });
+    const leaseToken = this.#deps.leaseTokenOf?.(connectionId);
     const recorder = new ConnectionRecorder(actor, {
       ...this.#deps.recorder,
+      ...(leaseToken === undefined ? {} : { leaseToken }),
       queue: this.#writes,
       onStatus: (id, status, snapshot) => this.#onStatus(id, status, snapshot),
     });

@@ -111,12 +111,20 @@ export class ConnectionStore {
     );
   }
 
-  /** Writes the status columns of one connection. */
-  async writeStatus(connectionId: number, columns: StatusColumns): Promise<void> {
+  /**
+   * Writes the status columns of one connection. With a lease token the write only lands
+   * while that token is still the connection's latest (fencing): a stale owner finishing
+   * late cannot overwrite the status its successor wrote.
+   */
+  async writeStatus(
+    connectionId: number,
+    columns: StatusColumns,
+    leaseToken?: number,
+  ): Promise<void> {
     await this.#sql(
       `update mqtt_connection set status = ?, mqtt_retry_count = ?, mqtt_next_retry = ?,
          last_connected_at = coalesce(?, last_connected_at), last_error = ?
-       where id = ?`,
+       where id = ? and (?::bigint is null or lease_token = ?::bigint)`,
       [
         columns.status,
         columns.retryCount,
@@ -124,7 +132,29 @@ export class ConnectionStore {
         columns.lastConnectedAt,
         columns.lastError,
         connectionId,
+        leaseToken ?? null,
+        leaseToken ?? null,
       ],
+    );
+  }
+
+  /**
+   * Records the new owner of a connection's lease. Only a larger token wins, so a slow write
+   * of an older owner arriving last does not undo the newer one.
+   */
+  async writeOwner(connectionId: number, instanceId: string, leaseToken: number): Promise<void> {
+    await this.#sql(
+      `update mqtt_connection set owner_instance = ?, lease_token = ?
+       where id = ? and (lease_token is null or lease_token < ?)`,
+      [instanceId, leaseToken, connectionId, leaseToken],
+    );
+  }
+
+  /** Clears the owner after a hand-over, unless a newer owner has already written itself. */
+  async clearOwner(connectionId: number, leaseToken: number): Promise<void> {
+    await this.#sql(
+      `update mqtt_connection set owner_instance = null where id = ? and lease_token = ?`,
+      [connectionId, leaseToken],
     );
   }
 

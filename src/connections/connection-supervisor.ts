@@ -13,6 +13,8 @@ import { createConfigListener } from './config-listener.actor.js';
 import { HealthTracker, type ConnectionHealth } from './connection-health.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { ConnectionStore, type DesiredState } from './connection-store.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import type { LeaseStore } from './lease-store.js';
 import type { MachineInspectionSource } from './inspection.js';
 import { MachineInspector } from './machine-inspection.js';
 import { MessageOutlet } from './message-outlet.js';
@@ -24,6 +26,11 @@ export interface ConnectionSupervisorDependencies {
   logging: Pick<Logging, 'root' | 'connection'>;
   events: EventPublisher;
   metrics: Metrics;
+  /**
+   * Leases shared with other instances: when given, this supervisor runs only the
+   * connections whose lease it holds, about its share of them. Without, it runs them all.
+   */
+  leases?: LeaseStore;
 }
 
 /** The running supervisor: messages out, health and inspection for the API, and a stop. */
@@ -39,6 +46,8 @@ export interface ConnectionSupervisor {
   connectionHealth(connectionId: number): ConnectionHealth;
   /** True when the connection is connected but has been silent for too long. */
   isSilent(connectionId: number): boolean;
+  /** Connection ids this instance runs: all desired ones without leases. */
+  owned(): number[];
   /** Reconciles now instead of waiting for a notification or the sweep. */
   reconcile(): void;
   /** Closes every MQTT client (no UNSUBSCRIBE), the listener and the timers. */
@@ -59,22 +68,38 @@ export async function startConnectionSupervisor(
   const store = new ConnectionStore(deps.orm);
   const inspector = new MachineInspector();
   const health = new HealthTracker({ config, store, events: deps.events, logger: log });
-  const registry = buildRegistry(deps, { store, inspector, health, messages });
+  // The registry asks the keeper for tokens and the keeper drives the registry.
+  const tokens: { keeper?: LeaseKeeper } = {};
+  const registry = buildRegistry(deps, { store, inspector, health, messages }, (id) =>
+    tokens.keeper?.tokenOf(id),
+  );
+  const keeper = deps.leases
+    ? new LeaseKeeper({ leases: deps.leases, store, registry, logger: log })
+    : undefined;
+  if (keeper) tokens.keeper = keeper;
 
-  const supervisor = startSupervisorActor(deps, { store, registry, inspector });
+  const supervisor = startSupervisorActor(deps, { store, target: keeper ?? registry, inspector });
   await waitFor(supervisor, (snapshot) => !snapshot.matches({ running: 'reconciling' }));
-  log.info({ reconcileIntervalMs: config.RECONCILE_INTERVAL_MS }, 'supervisor started');
+  await keeper?.start();
+  log.info(
+    { reconcileIntervalMs: config.RECONCILE_INTERVAL_MS, leased: Boolean(keeper) },
+    'supervisor started',
+  );
 
   return {
     messages$: messages.messages$,
     inspection: inspector,
     connectionHealth: (connectionId) => health.health(connectionId),
     isSilent: (connectionId) => health.health(connectionId).silent,
+    owned: () => keeper?.held() ?? registry.ids(),
     reconcile: () => supervisor.send({ type: 'supervisor.reconcile' }),
     stop: async () => {
       supervisor.send({ type: 'supervisor.stop' });
       supervisor.stop();
+      await keeper?.halt();
       await registry.close();
+      // Only once every client is closed may another instance connect with their client ids.
+      await keeper?.releaseAll();
       await health.stop();
       inspector.forget('supervisor');
       inspector.close();
@@ -94,6 +119,7 @@ interface RegistryParts {
 function buildRegistry(
   deps: ConnectionSupervisorDependencies,
   parts: RegistryParts,
+  leaseTokenOf: (connectionId: number) => number | undefined,
 ): ConnectionRegistry {
   const { config, logging, metrics } = deps;
   const { store, inspector, health, messages } = parts;
@@ -120,12 +146,18 @@ function buildRegistry(
     metrics,
     health,
     inspector,
+    leaseTokenOf,
   });
+}
+
+/** Whatever runs the desired connections: the registry, or the lease keeper in front of it. */
+interface DesiredTarget {
+  apply(desired: DesiredState): void;
 }
 
 interface SupervisorParts {
   store: ConnectionStore;
-  registry: ConnectionRegistry;
+  target: DesiredTarget;
   inspector: MachineInspector;
 }
 
@@ -149,7 +181,7 @@ function startSupervisorActor(
       // Starting actors is not done inside the supervisor's own step: XState forbids creating
       // actions there, and a new machine's delayed transitions create some.
       applyDesiredState: (_, params) =>
-        queueMicrotask(() => applyOrLog(parts.registry, params.desired, log)),
+        queueMicrotask(() => applyOrLog(parts.target, params.desired, log)),
     },
   });
 
@@ -169,9 +201,9 @@ function startSupervisorActor(
   return actor;
 }
 
-function applyOrLog(registry: ConnectionRegistry, desired: DesiredState, log: Logging['root']) {
+function applyOrLog(target: DesiredTarget, desired: DesiredState, log: Logging['root']) {
   try {
-    registry.apply(desired);
+    target.apply(desired);
   } catch (error) {
     // The next notification or sweep tries again; a throw here would end the process.
     log.error({ err: error }, 'applying the desired connections failed');

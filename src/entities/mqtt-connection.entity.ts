@@ -30,6 +30,13 @@ export const MqttConnectionSchema = defineEntity({
     lastConnectedAt: p.datetime().nullable(),
     lastHeartbeatAt: p.datetime().nullable(),
     lastError: p.text().nullable(),
+    /** The INSTANCE_ID of the supervisor holding the connection's lease; null when none. */
+    ownerInstance: p.string().length(100).nullable(),
+    /**
+     * Fencing token of that lease. Status writes carry their owner's token and are refused
+     * once a newer owner has written a larger one, so a stale owner cannot overwrite them.
+     */
+    leaseToken: p.bigint().nullable(),
     createdAt: p
       .datetime()
       .onCreate(() => new Date())
