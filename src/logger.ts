@@ -72,7 +72,7 @@ export async function createLogging(
   await mkdir(config.LOG_DIR, { recursive: true });
   const stdout = options.stdout ?? process.stdout;
   const base = (level: string) => baseOptions(level, options.reporter);
-  const root = pino(base(config.LOG_LEVEL), stdout);
+  const root = rootLogger(config.LOG_LEVEL, stdout, options.reporter);
 
   const files: RollStream[] = [];
   const openChannel = async (channel: (typeof LOG_CHANNELS)[keyof typeof LOG_CHANNELS]) => {
@@ -95,6 +95,21 @@ export async function createLogging(
 /** A logger that writes only to the given stream; for tests and command-line tools. */
 export function createPlainLogger(level: Level | 'silent' = 'info'): Logger {
   return pino(baseOptions(level));
+}
+
+// Error lines must reach the reporting hook even when stdout is quieter than `error`, so the
+// logger's own level stays at most `error` and the stdout stream applies LOG_LEVEL.
+function rootLogger(
+  stdoutLevel: string,
+  stdout: NodeJS.WritableStream,
+  reporter: ErrorReporter | undefined,
+): Logger {
+  if (!reporter?.enabled) return pino(baseOptions(stdoutLevel), stdout);
+
+  const streams: StreamEntry[] =
+    stdoutLevel === 'silent' ? [] : [{ level: stdoutLevel as Level, stream: stdout }];
+  const level = lowerLevel(stdoutLevel, { fileLevel: 'error' });
+  return pino(baseOptions(level, reporter), pino.multistream(streams, { dedupe: false }));
 }
 
 function baseOptions(level: string, reporter?: ErrorReporter): LoggerOptions {
@@ -148,7 +163,7 @@ function channelLogger(
     streams.push({ level: stdoutLevel as Level, stream: stdout });
   }
 
-  const lowest = stdoutLevel === 'silent' ? channel.fileLevel : lowerLevel(stdoutLevel, channel);
+  const lowest = lowerLevel(stdoutLevel, channel);
   return pino(
     { ...base(lowest), name: channel.name },
     pino.multistream(streams, { dedupe: false }),
@@ -156,6 +171,7 @@ function channelLogger(
 }
 
 function lowerLevel(stdoutLevel: string, channel: { fileLevel: Level }): string {
+  if (stdoutLevel === 'silent') return channel.fileLevel;
   const values = pino.levels.values;
   const stdoutValue = values[stdoutLevel] ?? values.info!;
   return stdoutValue < values[channel.fileLevel]! ? stdoutLevel : channel.fileLevel;

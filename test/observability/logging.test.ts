@@ -108,7 +108,7 @@ describe('log channels', () => {
     expect(sink.events).toHaveLength(1);
     const [event] = sink.events;
     expect(event!.exception.values[0].value).toBe('broker exploded');
-    expect(event!.tags).toMatchObject({ site_id: '7', connection_id: '3' });
+    expect(event!.tags).toMatchObject({ site_id: 7, connection_id: 3 });
     expect(event!.environment).toBe('test');
     expect(event!.release).toBe('9.9.9');
   });
