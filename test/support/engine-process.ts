@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+const ENTRY_POINTS = {
+  main: fileURLToPath(new URL('../../src/main.ts', import.meta.url)),
+  demo: fileURLToPath(new URL('../../src/demo.ts', import.meta.url)),
+};
 
 /** The engine as its own process, started the way `npm start` starts it. */
 export interface EngineProcess {
@@ -14,9 +17,12 @@ export interface EngineProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `src/main.ts` under tsx with the given environment on top of this one's. */
-export function spawnEngine(env: Record<string, string>): EngineProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+/** Starts `src/main.ts` (or the demo) under tsx with the environment on top of this one's. */
+export function spawnEngine(
+  env: Record<string, string>,
+  entry: keyof typeof ENTRY_POINTS = 'main',
+): EngineProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY_POINTS[entry]], {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
