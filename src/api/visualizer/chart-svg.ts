@@ -1,6 +1,6 @@
 import type { Chart, ChartEdge, ChartNode } from './machine-graph.js';
 
-const COLUMN_WIDTH = 230;
+const COLUMN_WIDTH = 300;
 const ROW_HEIGHT = 84;
 const NODE_WIDTH = 170;
 const NODE_HEIGHT = 40;
@@ -18,10 +18,13 @@ interface Placed extends ChartNode {
  */
 export function renderChartSvg(chart: Chart): string {
   const placed = layout(chart);
-  const width = Math.max(...placed.map((node) => node.x), 0) + NODE_WIDTH + MARGIN * 2;
+  // Room on the right for the labels of edges that bend out of the last column.
+  const width = Math.max(...placed.map((node) => node.x), 0) + NODE_WIDTH + MARGIN * 2 + 240;
   const height = Math.max(...placed.map((node) => node.y), 0) + NODE_HEIGHT + MARGIN * 2 + 40;
   const byPath = new Map(placed.map((node) => [node.path, node]));
-  const edges = chart.edges.map((edge, index) => drawEdge(edge, byPath, index)).join('');
+  const edges = mergeParallel(chart.edges)
+    .map((edge, index) => drawEdge(edge, byPath, index))
+    .join('');
   const nodes = placed.map(drawNode).join('');
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 ${width} ${height}" ` +
@@ -87,16 +90,34 @@ function drawEdge(edge: ChartEdge, byPath: Map<string, Placed>, index: number): 
   const target = byPath.get(edge.target);
   if (!source || !target) return '';
 
-  const { path, labelX, labelY } = curve(source, target, index);
+  const { path, labelX, labelY, anchor = 'middle' } = curve(source, target, index);
   return (
     `<g class="edge" data-source="${escapeXml(edge.source)}" ` +
     `data-target="${escapeXml(edge.target)}"><path d="${path}" marker-end="url(#arrow)"/>` +
-    `<text x="${labelX}" y="${labelY}" text-anchor="middle">${escapeXml(edge.label)}</text></g>`
+    `<text x="${labelX}" y="${labelY}" text-anchor="${anchor}">${escapeXml(edge.label)}</text></g>`
   );
 }
 
-/** A curve between two boxes; self-loops arc above, backward edges bend below. */
-function curve(source: Placed, target: Placed, index: number) {
+/** One drawn arrow per pair of states, its label listing every event between them. */
+function mergeParallel(edges: ChartEdge[]): ChartEdge[] {
+  const merged = new Map<string, ChartEdge>();
+  for (const edge of edges) {
+    const key = `${edge.source}>${edge.target}`;
+    const existing = merged.get(key);
+    merged.set(key, existing ? { ...existing, label: `${existing.label} · ${edge.label}` } : edge);
+  }
+  return [...merged.values()];
+}
+
+/**
+ * A curve between two boxes: forward edges run left to right, edges within a column bend out
+ * to the right, backward edges bend below, self-loops arc above.
+ */
+function curve(
+  source: Placed,
+  target: Placed,
+  index: number,
+): { path: string; labelX: number; labelY: number; anchor?: string } {
   if (source.path === target.path) {
     const x = source.x + NODE_WIDTH / 2;
     const y = source.y;
@@ -106,6 +127,8 @@ function curve(source: Placed, target: Placed, index: number) {
       labelY: y - 32,
     };
   }
+
+  if (source.x === target.x) return sideCurve(source, target, index);
 
   const forward = target.x > source.x;
   const startX = forward ? source.x + NODE_WIDTH : source.x + NODE_WIDTH / 2;
@@ -119,6 +142,20 @@ function curve(source: Placed, target: Placed, index: number) {
     path: `M${startX},${startY} Q${midX},${midY + bend} ${endX},${endY}`,
     labelX: midX,
     labelY: midY + (forward ? -6 : 4),
+  };
+}
+
+function sideCurve(source: Placed, target: Placed, index: number) {
+  const x = source.x + NODE_WIDTH;
+  const startY = source.y + NODE_HEIGHT / 2;
+  const endY = target.y + NODE_HEIGHT / 2;
+  const bulge = x + 40 + (index % 3) * 25;
+  return {
+    path: `M${x},${startY} C${bulge},${startY} ${bulge},${endY} ${x},${endY}`,
+    labelX: bulge - 10,
+    // Edges between the same column share a midpoint; stagger their labels.
+    labelY: (startY + endY) / 2 + 4 + ((index % 4) - 1.5) * 13,
+    anchor: 'start',
   };
 }
 
