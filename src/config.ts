@@ -31,10 +31,6 @@ const positiveInt = z.coerce.number().int().positive();
  */
 export const EnvironmentSchema = z.object({
   DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/sitewire'),
-  DATABASE_SCHEMA: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]*$/)
-    .default('public'),
   REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
   REDIS_PREFIX: z.string().min(1).default('sitewire'),
   HOST: z.string().min(1).default('0.0.0.0'),
