@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Subject, takeUntil, type Observable } from 'rxjs';
+import { Subject, takeUntil, type Observable, type Subscription } from 'rxjs';
 import type { Config } from '../src/config.js';
 import { encodeJobMessage, INGEST_JOB_NAME, type IngestJobData } from '../src/ingest/ingest-job.js';
 import { openIngestQueue } from '../src/ingest/ingest-queue.js';
@@ -105,8 +105,9 @@ export async function startIngestPipeline(deps: IngestPipelineDeps): Promise<Ing
     hooks,
   });
 
+  let subscription: Subscription | undefined;
   const finished = new Promise<void>((resolve) => {
-    flow.subscribe({
+    subscription = flow.subscribe({
       error: (error: unknown) => {
         log.error({ err: error }, 'ingest pipeline failed');
         resolve();
@@ -124,6 +125,8 @@ export async function startIngestPipeline(deps: IngestPipelineDeps): Promise<Ing
     stop: async () => {
       stopping.next();
       const flushed = await settleWithin(finished, config.PIPELINE_STOP_TIMEOUT_MS);
+      // Past the timeout the retries are abandoned; what is held stays unacknowledged.
+      subscription?.unsubscribe();
       if (!flushed) log.warn({ held: pending.count }, 'pipeline stopped with messages unsent');
       redelivery.complete();
       await refresh.stop();

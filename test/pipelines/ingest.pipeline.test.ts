@@ -14,6 +14,7 @@ import { openRedis } from '../../src/redis.js';
 import { testConfig, uniqueName } from '../support/config.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createConnection, createSite, createTopic } from '../support/factories.js';
+import { freePort } from '../support/private-redis.js';
 
 describe('startIngestPipeline', () => {
   let db: TestDatabase;
@@ -93,5 +94,43 @@ describe('startIngestPipeline', () => {
       { topic_path: 'plant/elsewhere', n: 1 },
       { topic_path: 'plant/gateway/GW-1/dataloggers/telemetry', n: 4 },
     ]);
+  });
+
+  it('never acknowledges while Redis is unreachable, and gives up held messages on stop', async () => {
+    const config = testConfig({
+      DATABASE_URL: db.url,
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      REDIS_PREFIX: uniqueName('pipeline_no_redis'),
+      PIPELINE_STOP_TIMEOUT_MS: '1000',
+    });
+    const metrics = createMetrics();
+    const source = new Subject<ReceivedMessage>();
+    const pipeline = await startIngestPipeline({
+      config,
+      orm: db.orm,
+      logging: { root: createPlainLogger('silent') },
+      metrics,
+      registry: createDefaultRegistry(),
+      messages$: source,
+    });
+
+    let acknowledged = false;
+    source.next({
+      siteId: site.id,
+      connectionId: connection.id,
+      topic: 'plant/gateway/GW-2/dataloggers/telemetry',
+      payload: Buffer.from('{}'),
+      qos: 1,
+      retain: false,
+      receivedAt: new Date(),
+      acknowledge: () => (acknowledged = true),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(pipeline.pending.count).toBe(1);
+    const started = Date.now();
+    await pipeline.stop();
+
+    expect(acknowledged).toBe(false);
+    expect(Date.now() - started).toBeLessThan(3_000);
   });
 });
