@@ -62,7 +62,10 @@ const catalogues = new WeakMap<FastifyInstance, RouteEntry[]>();
  * `listen()` or `inject()` readies it.
  */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
-  const loggerInstance: FastifyBaseLogger = deps.logger;
+  const loggerInstance: FastifyBaseLogger = deps.logger.child(
+    {},
+    { serializers: { req: serializeRequest } },
+  );
   const app = Fastify({ loggerInstance, bodyLimit: BODY_LIMIT_BYTES });
   const ctx: ApiContext = {
     ...deps,
@@ -108,6 +111,24 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   catalogues.set(app, catalogue);
   return app;
+}
+
+/**
+ * Request log fields. The WebSocket endpoint accepts the API key as `?token=`, so that
+ * parameter is blanked before a URL reaches a log line.
+ */
+export function serializeRequest(request: {
+  method: string;
+  url: string;
+  host?: string;
+  ip?: string;
+}): Record<string, unknown> {
+  return {
+    method: request.method,
+    url: request.url.replace(/([?&]token=)[^&]*/gi, '$1[redacted]'),
+    host: request.host,
+    remoteAddress: request.ip,
+  };
 }
 
 /** Every route of an app built by buildApp, with the access it requires. */

@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -151,6 +153,23 @@ describe('live stream across instances', () => {
     await expect(
       connect(`${secondUrl}?site_id=x`, harness.auth(harness.keys.viewer)),
     ).rejects.toThrow('400');
+  });
+
+  it('keeps a key passed as ?token= out of the request log', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logged = await harness.build({ logger: pino({ level: 'info' }, sink) });
+    await logged.listen({ host: '127.0.0.1', port: 0 });
+    const client = await connect(`${wsUrl(logged)}?token=${harness.keys.viewer}&site_id=5`);
+    client.socket.close();
+
+    expect(lines.join('')).toContain('token=[redacted]&site_id=5');
+    expect(lines.join('')).not.toContain(harness.keys.viewer);
   });
 
   it('drops a client that stops answering pings', async () => {
