@@ -171,11 +171,13 @@ async function registerDocs(app: FastifyInstance, deps: AppDependencies): Promis
 
 /**
  * Bull Board and @fastify/websocket hide their routes from the OpenAPI document; the Bull
- * Board entry page and the WebSocket endpoint are listed all the same.
+ * Board entry page and the WebSocket endpoint are listed all the same. Public routes are
+ * documented as needing no key.
  */
 function documentHiddenEntries(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
     if (route.websocket && route.schema) route.schema.hide = false;
+    if (route.config?.access === 'public' && route.schema) route.schema.security = [];
     if (route.url !== QUEUES_PATH || route.method !== 'GET') return;
     // Changed in place: other onRoute hooks keep a reference to this schema object.
     route.schema ??= {};

@@ -247,6 +247,8 @@ describe('access control and input checking', () => {
     const schema = put.requestBody.content['application/json'].schema;
     expect(schema.properties).toHaveProperty('password');
     expect(document.components.securitySchemes).toHaveProperty('bearer');
+    expect(document.paths['/healthz'].get.security).toEqual([]);
+    expect(document.paths['/api/sites'].get.security).toBeUndefined();
   });
 
   it('keeps routes added after buildApp admin-only unless they are the metrics path', async () => {
