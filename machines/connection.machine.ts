@@ -49,6 +49,8 @@ export type ConnectionEvent =
   | { type: 'connection.start' }
   | { type: 'connection.stop'; reason?: string }
   | { type: 'connection.configure'; settings: ConnectionSettings }
+  /** Ends the session gracefully and opens it again, so the broker resends what it holds. */
+  | { type: 'connection.resume'; reason?: string }
   | MqttClientReport;
 
 /**
@@ -220,6 +222,16 @@ export const connectionMachine = setup({
     connected: {
       on: {
         'connection.configure': [reconnectOnBrokerChange, resubscribe],
+        // A broker resends unacknowledged QoS 1/2 messages only when a session resumes; the
+        // ingest pipeline asks for this after it had to turn messages away under overload.
+        'connection.resume': {
+          target: 'connecting',
+          reenter: true,
+          actions: {
+            type: 'because',
+            params: ({ event }) => ({ reason: event.reason ?? 'resuming the session' }),
+          },
+        },
         'mqtt.closed': [
           { guard: 'canRetry', target: 'error.backingOff', actions: 'recordFailure' },
           { target: 'error.parked', actions: 'recordFailure' },

@@ -70,9 +70,7 @@ export async function startEngine(config: Config, logging: Logging): Promise<Eng
   const has = (role: Config['ROLES'][number]) => config.ROLES.includes(role);
   const leases = has('supervisor') ? openLeases(config) : undefined;
   const supervisor = leases ? await startConnectionSupervisor({ ...shared, leases }) : undefined;
-  const pipeline = supervisor
-    ? await startIngestPipeline({ ...shared, messages$: supervisor.messages$ })
-    : undefined;
+  const pipeline = supervisor ? await startPipeline(shared, supervisor) : undefined;
   const workers = has('worker') ? startIngestWorkers(shared) : undefined;
   const maintenance = has('worker') ? await startMaintenance(shared) : undefined;
   const app = await startHttp(shared, supervisor);
@@ -108,6 +106,21 @@ async function applyMigrations(config: Config, orm: MikroORM, log: Logging['root
 
   const applied = await migrateToLatest(orm);
   log.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+}
+
+/**
+ * The pipeline turns QoS 1/2 messages away unacknowledged when it holds too many; the broker
+ * resends them only to a resumed session, which the pipeline asks for once it has room.
+ */
+async function startPipeline(
+  shared: Shared,
+  supervisor: ConnectionSupervisor,
+): Promise<IngestPipeline> {
+  const pipeline = await startIngestPipeline({ ...shared, messages$: supervisor.messages$ });
+  pipeline.redeliveryNeeded$.subscribe((connectionId) =>
+    supervisor.resumeSession(connectionId, 'resuming the session for held messages'),
+  );
+  return pipeline;
 }
 
 async function startHttp(

@@ -50,6 +50,11 @@ export interface ConnectionSupervisor {
   owned(): number[];
   /** Reconciles now instead of waiting for a notification or the sweep. */
   reconcile(): void;
+  /**
+   * Ends a connected session gracefully and opens it again, so the broker resends the QoS 1/2
+   * messages it still holds for us; a connection that is not connected is left alone.
+   */
+  resumeSession(connectionId: number, reason: string): void;
   /** Closes every MQTT client (no UNSUBSCRIBE), the listener and the timers. */
   stop(): Promise<void>;
 }
@@ -93,6 +98,8 @@ export async function startConnectionSupervisor(
     isSilent: (connectionId) => health.health(connectionId).silent,
     owned: () => keeper?.held() ?? registry.ids(),
     reconcile: () => supervisor.send({ type: 'supervisor.reconcile' }),
+    resumeSession: (connectionId, reason) =>
+      registry.actorOf(connectionId)?.send({ type: 'connection.resume', reason }),
     stop: async () => {
       supervisor.send({ type: 'supervisor.stop' });
       supervisor.stop();

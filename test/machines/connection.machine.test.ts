@@ -239,6 +239,29 @@ describe('connection machine', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('resumes a connected session with a new client, keeping its settings', () => {
+    actor.send({ type: 'connection.start' });
+    latest().report({ type: 'mqtt.connected', sessionPresent: false });
+    actor.send({ type: 'connection.resume', reason: 'held messages' });
+
+    expect(state().value).toBe('connecting');
+    expect(state().context.reason).toBe('held messages');
+    expect(clients).toHaveLength(2);
+    expect(live()).toEqual([latest()]);
+    expect(latest().settings).toEqual(clients[0]!.settings);
+
+    latest().report({ type: 'mqtt.connected', sessionPresent: true });
+    expect(state().value).toBe('connected');
+  });
+
+  it('ignores a resume request unless connected', () => {
+    actor.send({ type: 'connection.start' });
+    actor.send({ type: 'connection.resume' });
+
+    expect(state().value).toBe('connecting');
+    expect(clients).toHaveLength(1);
+  });
+
   it('resubscribes without a new client when only the subscriptions change', () => {
     actor.send({ type: 'connection.start' });
     latest().report({ type: 'mqtt.connected', sessionPresent: false });
