@@ -72,27 +72,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     machines: deps.machines ?? { connection: connectionMachine, supervisor: supervisorMachine },
     cipher: new CredentialCipher(deps.config.secretKey),
   };
-  app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
-  app.setErrorHandler(createErrorHandler(deps.logger.child({ component: 'api' })));
-  app.setNotFoundHandler((_request, reply) =>
-    reply.code(404).send({ error: 'Route not found', code: 'NOT_FOUND' }),
-  );
-
-  // The JSON API takes JSON (and the login form); text/plain bodies get 415, not a parse.
-  app.removeContentTypeParser('text/plain');
-  // Registered before the hooks below: its onRoute hook hides WebSocket routes from the
-  // OpenAPI document, and documentHiddenEntries must run after it to list /ws again.
-  await app.register(fastifyWebsocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } });
-  await app.register(fastifyCookie, { secret: deriveCookieSecret(deps.config.secretKey) });
   const limiter = new FailedAuthLimiter(deps.authFailureLimit);
-  const catalogue = installAuth(app, {
-    orm: deps.orm,
-    adminApiKey: deps.config.ADMIN_API_KEY,
-    limiter,
-  });
-  documentHiddenEntries(app);
-  await registerDocs(app, deps);
+  const catalogue = await installFoundations(app, deps, limiter);
 
   registerHealthRoutes(app, deps);
   const hub = openEventHub(app, deps);
@@ -105,12 +86,41 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerLogRoutes(api, ctx);
   registerTelemetryRoutes(api, ctx);
   registerParserRoutes(api, ctx);
-  registerLiveRoutes(api, ctx, hub);
+  registerLiveRoutes(api, hub);
   registerMachineRoutes(api, ctx);
   await registerQueueBoard(app, ctx);
 
   catalogues.set(app, catalogue);
   return app;
+}
+
+/** Compilers, error handling, plugins, authentication and the OpenAPI document, in order. */
+async function installFoundations(
+  app: FastifyInstance,
+  deps: AppDependencies,
+  limiter: FailedAuthLimiter,
+): Promise<RouteEntry[]> {
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(createErrorHandler(deps.logger.child({ component: 'api' })));
+  app.setNotFoundHandler((_request, reply) =>
+    reply.code(404).send({ error: 'Route not found', code: 'NOT_FOUND' }),
+  );
+  // The JSON API takes JSON (and the login form); text/plain bodies get 415, not a parse.
+  app.removeContentTypeParser('text/plain');
+
+  // Registered before the hooks below: its onRoute hook hides WebSocket routes from the
+  // OpenAPI document, and documentHiddenEntries must run after it to list /ws again.
+  await app.register(fastifyWebsocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } });
+  await app.register(fastifyCookie, { secret: deriveCookieSecret(deps.config.secretKey) });
+  const catalogue = installAuth(app, {
+    orm: deps.orm,
+    adminApiKey: deps.config.ADMIN_API_KEY,
+    limiter,
+  });
+  documentHiddenEntries(app);
+  await registerDocs(app, deps);
+  return catalogue;
 }
 
 /**

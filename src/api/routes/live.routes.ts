@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ApiContext, ZodApp } from '../api-context.js';
+import type { ZodApp } from '../api-context.js';
 import { toInputIssue } from '../error-handler.js';
 import type { EventHub, SiteSelection } from '../live/event-hub.js';
 import { IdSchema, PROTECTED_ERRORS } from '../common.schemas.js';
@@ -27,7 +27,7 @@ const ClientMessageSchema = z.discriminatedUnion('type', [
  * change that with `{"type":"subscribe","site_ids":[1,2] | "all"}` and
  * `{"type":"unsubscribe","site_ids":[2]}`. Events arrive as JSON with snake_case fields.
  */
-export function registerLiveRoutes(app: ZodApp, _ctx: ApiContext, hub: EventHub): void {
+export function registerLiveRoutes(app: ZodApp, hub: EventHub): void {
   app.get(
     '/ws',
     {
