@@ -139,7 +139,7 @@ describe('access control and input checking', () => {
     }
   });
 
-  it('answers 400 naming every problem, in every part, on every route that takes input', async () => {
+  it('answers 400 naming every problem in every part, on every route with input', async () => {
     const withInput = routes.filter((route) => partsOf(route).length > 0);
     expect(withInput.length).toBeGreaterThan(20);
     for (const route of withInput) {
@@ -187,7 +187,7 @@ describe('access control and input checking', () => {
     );
   });
 
-  it('answers 4xx, never 500, to malformed JSON, a wrong content type and a huge body', async () => {
+  it('answers 4xx, never 500, to malformed JSON, wrong content type, huge body', async () => {
     const headers = harness.auth(harness.keys.admin);
     const malformed = await harness.inject(app, {
       method: 'POST',

@@ -356,7 +356,7 @@ describe('control API', () => {
       expect(again.statusCode).toBe(409);
     });
 
-    it('treats wildcard-free characters of a pattern literally when matching the catalogue', async () => {
+    it('matches catalogue topics with non-wildcard characters taken literally', async () => {
       const em = harness.database.orm.em.fork();
       const site = await createSite(em);
       await createConnection(em, site);
@@ -601,7 +601,8 @@ describe('control API', () => {
       const plan = await em
         .getConnection()
         .execute(
-          'explain select ts from sensor_reading where sensor_id = ? and ts < ? order by ts desc limit 4',
+          'explain select ts from sensor_reading ' +
+            'where sensor_id = ? and ts < ? order by ts desc limit 4',
           [sensor.id, ts(8)],
         );
       expect(JSON.stringify(plan)).toContain('sensor_reading_pkey');
