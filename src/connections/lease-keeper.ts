@@ -118,7 +118,10 @@ export class LeaseKeeper {
       this.#log.warn({ err: error, held: this.#held.size }, 'lease renewal failed');
     }
     this.#enforceDeadline();
-    await this.#writeOwners();
+    if (this.#unwrittenOwners.size) {
+      await this.#writeOwners();
+      this.#applyHeld();
+    }
     if (!this.#stopped) {
       clearTimeout(this.#timer);
       this.#timer = setTimeout(() => this.#runTick(), this.tickMs);
@@ -187,9 +190,11 @@ export class LeaseKeeper {
     this.#applyHeld();
   }
 
+  // A connection starts only once its owner and token are written: its first status writes
+  // carry the token and would be refused before that.
   #applyHeld(): void {
-    const connections = this.#desired.connections.filter((item) =>
-      this.#held.has(item.connectionId),
+    const connections = this.#desired.connections.filter(
+      (item) => this.#held.has(item.connectionId) && !this.#unwrittenOwners.has(item.connectionId),
     );
     this.#deps.registry.apply({ ...this.#desired, connections });
   }

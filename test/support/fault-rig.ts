@@ -276,8 +276,15 @@ async function createSites(sql: Sql, brokerPort: number, count: number): Promise
 }
 
 async function waitForSubscribed(sql: Sql, timeoutMs: number): Promise<void> {
+  let summary: unknown[] = [];
   await until(
     async () => {
+      summary = await sql<{ status: string; subscribed: boolean; owner: string; n: string }>(
+        `select c.status, t.subscription_count > 0 as subscribed, c.owner_instance as owner,
+           count(*) as n
+         from mqtt_connection c join mqtt_topic t on t.mqtt_connection_id = c.id
+         group by 1, 2, 3`,
+      );
       const [row] = await sql<{ waiting: string }>(
         `select count(*) as waiting from mqtt_connection c join mqtt_topic t
            on t.mqtt_connection_id = c.id
@@ -286,7 +293,7 @@ async function waitForSubscribed(sql: Sql, timeoutMs: number): Promise<void> {
       return Number(row!.waiting) === 0;
     },
     timeoutMs,
-    () => 'every connection connected and subscribed',
+    () => `every connection connected and subscribed: ${JSON.stringify(summary)}`,
   );
 }
 
