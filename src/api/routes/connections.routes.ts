@@ -30,6 +30,10 @@ const ConnectionBodySchema = z.object({
   last_heartbeat_at: IsoSchema.nullable(),
   last_error: z.string().nullable(),
   silent: z.boolean().nullable().describe('connected but quiet for too long; null if unknown'),
+  owner_instance: z
+    .string()
+    .nullable()
+    .describe('INSTANCE_ID of the engine instance holding the connection; null when none'),
   created_at: IsoSchema,
   updated_at: IsoSchema,
 });
@@ -97,6 +101,7 @@ export function connectionBody(
     last_heartbeat_at: iso(connection.lastHeartbeatAt),
     last_error: connection.lastError ?? null,
     silent: health ? health.silent : null,
+    owner_instance: connection.ownerInstance ?? null,
     created_at: connection.createdAt.toISOString(),
     updated_at: connection.updatedAt.toISOString(),
   };
