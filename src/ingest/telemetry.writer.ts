@@ -1,4 +1,5 @@
-import type { IngestBatch } from './record-collector.js';
+import type { SensorRecord } from './persistence-batch.js';
+import type { IngestBatch, ReadingRow } from './record-collector.js';
 import type { SqlRunner } from './sql-runner.js';
 
 /** A gateway whose online flag changed in a write. */
@@ -90,39 +91,42 @@ on conflict (serial_number) do update set
   device_type_normalized = excluded.device_type_normalized,
   last_seen_at = greatest(v.last_seen_at, excluded.last_seen_at)`;
 
+// The sensor's last reading is written by the same upsert, from the batch's newest reading
+// of that sensor: one write per sensor row per batch instead of two. Measured on two cores,
+// the separate last-reading UPDATE cost more PostgreSQL time than inserting the readings.
+// Only a newer reading replaces the last one: batches may commit out of order.
 const UPSERT_SENSORS = `
-insert into sensor as s (serial_number, device_id, sensor_type, label)
-select r.serial_number, v.id, left(r.sensor_type, 100), left(coalesce(r.label, ''), 255)
+insert into sensor as s (serial_number, device_id, sensor_type, label, last_reading,
+  last_reading_at)
+select r.serial_number, v.id, left(r.sensor_type, 100), left(coalesce(r.label, ''), 255),
+  r.last_value, r.last_ts
 from jsonb_to_recordset(?::jsonb) as r(serial_number text, device_serial_number text,
-    sensor_type text, label text)
+    sensor_type text, label text, last_value jsonb, last_ts timestamptz)
 join device v on v.serial_number = r.device_serial_number
 order by r.serial_number
 on conflict (serial_number) do update set
   device_id = excluded.device_id,
   sensor_type = excluded.sensor_type,
   label = case when excluded.label <> '' then excluded.label else s.label end,
-  is_online = true`;
+  is_online = true,
+  last_reading = case when excluded.last_reading_at > coalesce(s.last_reading_at, '-infinity')
+    then excluded.last_reading else s.last_reading end,
+  last_reading_at = greatest(s.last_reading_at, excluded.last_reading_at)`;
 
+// Counted in the database: returning a row per reading only to count them costs the
+// worker a parsed row each.
 const INSERT_READINGS = `
-insert into sensor_reading (sensor_id, ts, value, received_at)
-select s.id, r.ts, r.value, r.received_at
-from jsonb_to_recordset(?::jsonb) as r(sensor_serial_number text, ts timestamptz, value jsonb,
-    received_at timestamptz)
-join sensor s on s.serial_number = r.sensor_serial_number
-order by s.id, r.ts
-on conflict (sensor_id, ts) do nothing
-returning sensor_id`;
-
-// Only a newer reading replaces the last one: batches may commit out of order.
-const UPDATE_LAST_READINGS = `
-update sensor s set last_reading = r.value, last_reading_at = r.ts
-from (
-  select distinct on (x.sensor_serial_number) x.sensor_serial_number, x.ts, x.value
-  from jsonb_to_recordset(?::jsonb) as x(sensor_serial_number text, ts timestamptz, value jsonb)
-  order by x.sensor_serial_number, x.ts desc
-) r
-where s.serial_number = r.sensor_serial_number
-  and (s.last_reading_at is null or s.last_reading_at < r.ts)`;
+with inserted as (
+  insert into sensor_reading (sensor_id, ts, value, received_at)
+  select s.id, r.ts, r.value, r.received_at
+  from jsonb_to_recordset(?::jsonb) as r(sensor_serial_number text, ts timestamptz,
+      value jsonb, received_at timestamptz)
+  join sensor s on s.serial_number = r.sensor_serial_number
+  order by s.id, r.ts
+  on conflict (sensor_id, ts) do nothing
+  returning 1
+)
+select count(*)::int as inserted from inserted`;
 
 // The `where` leaves rows that are already right untouched, so steady traffic does not
 // contend with the catalogue's own upserts on the same rows.
@@ -146,14 +150,14 @@ export async function writeTelemetry(
 
   if (batch.dataloggers.length) await run(UPSERT_DATALOGGERS, [json(batch.dataloggers)]);
   if (batch.devices.length) await run(UPSERT_DEVICES, [json(batch.devices)]);
-  if (batch.sensors.length) await run(UPSERT_SENSORS, [json(batch.sensors)]);
+  if (batch.sensors.length) {
+    await run(UPSERT_SENSORS, [json(withLastReadings(batch.sensors, batch.readings))]);
+  }
 
   let readingsInserted = 0;
-  const readings = batch.readings;
-  if (readings.length) {
-    const rows = json(readings);
-    readingsInserted = (await run(INSERT_READINGS, [rows])).length;
-    await run(UPDATE_LAST_READINGS, [rows]);
+  if (batch.readings.length) {
+    const [counted] = await run(INSERT_READINGS, [json(batch.readings)]);
+    readingsInserted = Number(counted?.inserted ?? 0);
   }
 
   if (batch.topics.length) await run(MARK_TOPICS_PROCESSABLE, [json(batch.topics)]);
@@ -175,6 +179,19 @@ async function writeGateways(run: SqlRunner, batch: IngestBatch): Promise<Gatewa
       siteId: Number(row.site_id),
       isOnline: row.is_online === true,
     }));
+}
+
+/** Each sensor row with its newest reading of the batch (none: the stored one stays). */
+function withLastReadings(sensors: SensorRecord[], readings: ReadingRow[]): object[] {
+  const newest = new Map<string, ReadingRow>();
+  for (const reading of readings) {
+    const known = newest.get(reading.sensorSerialNumber);
+    if (!known || known.ts < reading.ts) newest.set(reading.sensorSerialNumber, reading);
+  }
+  return sensors.map((sensor) => {
+    const last = newest.get(sensor.serialNumber);
+    return last ? { ...sensor, lastValue: last.value, lastTs: last.ts } : sensor;
+  });
 }
 
 /** Rows as the JSON parameter of jsonb_to_recordset: snake_case keys, ISO dates. */
