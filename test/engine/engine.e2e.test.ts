@@ -72,7 +72,7 @@ describe('engine end to end', () => {
     });
     await waitUntil(
       async () => (await sql('select status from mqtt_connection'))[0]?.status === 'connected',
-      15_000,
+      30_000,
       'the connection to be connected',
     );
   });
@@ -126,7 +126,7 @@ describe('engine end to end', () => {
     await publish(telemetryTopic(gateway), message);
     await waitUntil(
       async () => (await sql('select count(*)::int as n from sensor_reading'))[0]!.n === 3,
-      15_000,
+      30_000,
       'three readings',
     );
 
@@ -168,13 +168,18 @@ describe('engine end to end', () => {
       await publish(`${code}/weather/station-${index}`, { wind: index });
     }
 
+    let seen = '';
     const settled = async () => {
       const now = await scrape(engine.address);
       const done = delta(now, before, 'sitewire_messages_persisted_total');
       const failed = delta(now, before, 'sitewire_messages_quarantined_total');
-      return done + failed === 22 && delta(now, before, 'sitewire_messages_skipped_total') === 3;
+      const skipped = delta(now, before, 'sitewire_messages_skipped_total');
+      seen = `persisted ${done}, quarantined ${failed}, skipped ${skipped}`;
+      return done + failed === 22 && skipped === 3;
     };
-    await waitUntil(settled, 15_000, 'the traffic to settle');
+    await waitUntil(settled, 45_000, 'the traffic to settle').catch((error: Error) => {
+      throw new Error(`${error.message} (${seen})`);
+    });
 
     const after = await scrape(engine.address);
     const change = (name: string) => delta(after, before, `sitewire_messages_${name}_total`);
@@ -202,7 +207,7 @@ describe('engine end to end', () => {
       connection.id,
     ]);
 
-    await waitUntil(() => reportedWith('CREDENTIAL_DECRYPT_FAILED'), 15_000, 'a Sentry event');
+    await waitUntil(() => reportedWith('CREDENTIAL_DECRYPT_FAILED'), 30_000, 'a Sentry event');
 
     const event = sink.events.find(
       (candidate) => candidate.tags?.error_code === 'CREDENTIAL_DECRYPT_FAILED',
@@ -227,7 +232,7 @@ describe('engine end to end', () => {
       for each row execute function refuse_reading()`);
     try {
       await publish(telemetryTopic(gateway), telemetry(gateway, '2026-12-03T17:00:00Z'));
-      await waitUntil(() => reportedWith(undefined, 'ingest-worker'), 20_000, 'a Sentry event');
+      await waitUntil(() => reportedWith(undefined, 'ingest-worker'), 30_000, 'a Sentry event');
     } finally {
       await sql('drop trigger refuse_reading on sensor_reading');
       await sql('drop function refuse_reading()');
