@@ -9,6 +9,7 @@ import { createLogging, type Logging } from '../../src/logger.js';
 import { createErrorReporter, type ErrorReporter } from '../../src/observability/error-reporter.js';
 import { testConfig, uniqueName } from '../support/config.js';
 import { waitUntil } from '../support/connection-harness.js';
+import { waitForSubscribedConnection } from '../support/connection-ready.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createConnection, createSite, createTopic } from '../support/factories.js';
 import { startSentrySink, type SentrySink } from '../support/sentry-sink.js';
@@ -16,7 +17,7 @@ import { startSentrySink, type SentrySink } from '../support/sentry-sink.js';
 // The whole engine in one process, as `npm start` runs it: connection actors on the shared
 // Mosquitto, the ingest pipeline, BullMQ workers on Redis and the API, against a database
 // of this file's own.
-describe('engine end to end', () => {
+describe('engine end to end', { timeout: 90_000 }, () => {
   const code = uniqueName('e2e');
   let database: TestDatabase;
   let logDir: string;
@@ -70,11 +71,7 @@ describe('engine end to end', () => {
       parserName: 'gateway_status',
       qosLevel: 1,
     });
-    await waitUntil(
-      async () => (await sql('select status from mqtt_connection'))[0]?.status === 'connected',
-      30_000,
-      'the connection to be connected',
-    );
+    await waitForSubscribedConnection(database.orm, 2);
   });
 
   afterAll(async () => {

@@ -8,6 +8,7 @@ import { createFleet } from '../../src/simulator/fleet.js';
 import { startSimulator } from '../../src/simulator/gateway-simulator.js';
 import { testConfig, uniqueName } from '../support/config.js';
 import { waitUntil } from '../support/connection-harness.js';
+import { waitForSubscribedConnection } from '../support/connection-ready.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createConnection, createSite, createTopic } from '../support/factories.js';
 import { startPrivateBroker, type PrivateBroker } from '../support/private-broker.js';
@@ -64,12 +65,7 @@ describe('overload', () => {
 
   it('stores every QoS 1 message it had to turn away, by resuming the session', async () => {
     const sql = database.orm.em.getConnection();
-    await waitUntil(
-      async () =>
-        (await sql.execute('select status from mqtt_connection'))[0]?.status === 'connected',
-      15_000,
-      'the connection',
-    );
+    await waitForSubscribedConnection(database.orm, 1);
     const fleet = createFleet({ seed: 3, siteCodes: [code], gatewaysPerSite: 2 });
 
     const simulator = await startSimulator({

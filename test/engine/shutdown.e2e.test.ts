@@ -6,6 +6,7 @@ import { createFleet, readingsPerMessage } from '../../src/simulator/fleet.js';
 import { startSimulator } from '../../src/simulator/gateway-simulator.js';
 import { uniqueName } from '../support/config.js';
 import { waitUntil } from '../support/connection-harness.js';
+import { waitForSubscribedConnection } from '../support/connection-ready.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { spawnEngine, type EngineProcess } from '../support/engine-process.js';
 import { createConnection, createSite, createTopic } from '../support/factories.js';
@@ -60,14 +61,12 @@ describe('graceful shutdown under traffic', () => {
     await rm(logDir, { recursive: true, force: true });
   });
 
-  const connected = async () =>
-    (await sql('select status from mqtt_connection'))[0]?.status === 'connected';
   const storedReadings = async () =>
     (await sql<{ n: number }>('select count(*)::int as n from sensor_reading'))[0]!.n;
 
   it('loses nothing and stores nothing twice across a SIGTERM and a restart', async () => {
     engine = spawnEngine(env);
-    await waitUntil(connected, 30_000, 'the first engine to connect');
+    await waitForSubscribedConnection(database.orm, 1, 60_000);
     const fleet = createFleet({ seed: 11, siteCodes: [code], gatewaysPerSite: 4 });
     const simulator = await startSimulator({
       brokerUrl: `mqtt://127.0.0.1:${broker.port}`,
