@@ -2,7 +2,13 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INGEST_QUEUE } from '../../src/ingest/queue-names.js';
-import { RIG_LEASE_TTL_MS, startFaultRig, until, type FaultRig } from '../support/fault-rig.js';
+import {
+  RIG_ADMIN_KEY,
+  RIG_LEASE_TTL_MS,
+  startFaultRig,
+  until,
+  type FaultRig,
+} from '../support/fault-rig.js';
 
 const SITES = 100;
 const MESSAGES = 1_000;
@@ -74,6 +80,15 @@ describe('faults: engine instances die or leave while messages flow', () => {
     console.log(`shares: ${JSON.stringify(Object.fromEntries(owners))}`);
     expect(owners.get('engine-a')).toBeGreaterThanOrEqual(40);
     expect(owners.get('engine-b')).toBeGreaterThanOrEqual(40);
+
+    const [row] = await rig.sql<{ site_id: number; owner_instance: string }>(
+      'select site_id, owner_instance from mqtt_connection order by id limit 1',
+    );
+    const port = rig.engines.get('engine-a')!.port;
+    const response = await fetch(`http://127.0.0.1:${port}/api/sites/${row!.site_id}/connection`, {
+      headers: { authorization: `Bearer ${RIG_ADMIN_KEY}` },
+    });
+    expect(await response.json()).toMatchObject({ owner_instance: row!.owner_instance });
   });
 
   it('moves a killed instance’s connections within the lease time, losing nothing', async () => {

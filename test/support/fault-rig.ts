@@ -13,6 +13,9 @@ export const RIG_LEASE_TTL_MS = 5_000;
 
 const REDIS_PREFIX = 'sitewire-faults';
 
+/** The admin API key every rig engine accepts. */
+export const RIG_ADMIN_KEY = 'faults-admin-key-0123456789';
+
 /** One engine process of the rig. */
 export interface RigEngine {
   instanceId: string;
@@ -218,6 +221,7 @@ function engineEnvironment(
     LOG_DIR: join(context.logDir, instanceId),
     INSTANCE_ID: instanceId,
     SECRET_KEY: 'faults-secret-key-0123456789',
+    ADMIN_API_KEY: RIG_ADMIN_KEY,
     LEASE_TTL_MS: String(RIG_LEASE_TTL_MS),
     RECONCILE_INTERVAL_MS: '5000',
     RETRY_BASE_MS: '200',
