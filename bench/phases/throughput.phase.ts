@@ -33,8 +33,9 @@ const MIN_RATE = 100;
 
 /**
  * Publishes stepSeconds of QoS 1 telemetry per step at rising rates. A step is sustained
- * when the publisher kept the rate (within 5 %) and every reading was committed, with the
- * queue empty, within stepGraceMs of the last PUBACK. Stops at the first failed step after
+ * when every reading was committed, with the queue empty, within stepGraceMs of the last
+ * PUBACK; its rate is the one the publisher achieved (on a loaded machine its 10 ms pacing
+ * timer falls behind the target, so the achieved rate is what is reported). Stops at the first failed step after
  * one passed; while none has passed, the rate halves (a loaded machine may start too high).
  */
 export async function runThroughputPhase(context: BenchContext): Promise<ThroughputResult> {
@@ -69,7 +70,6 @@ async function runStep(context: BenchContext, rate: number): Promise<ThroughputS
   const drain = await waitForStored(context.engine, context.expectedReadings, BACKLOG_WAIT_MS);
   const after = await sampleProcesses(context);
 
-  const keptPace = sent.messages / sent.seconds >= rate * 0.95;
   const inTime = drain !== undefined && drain * 1_000 <= profile.stepGraceMs;
   return {
     targetRate: rate,
@@ -78,7 +78,7 @@ async function runStep(context: BenchContext, rate: number): Promise<ThroughputS
     messages: sent.messages,
     readings: sent.readings,
     drainSeconds: drain === undefined ? null : round(drain, 2),
-    sustained: keptPace && inTime && sent.failed === 0,
+    sustained: inTime && sent.failed === 0,
     cpuPer10kMessages: cpuPer10k(before, after, sent.messages),
     engineRssMb: engineRssMb(context),
     load: load(),
