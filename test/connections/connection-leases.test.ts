@@ -13,6 +13,7 @@ import { testConfig, uniqueName } from '../support/config.js';
 import { FAST_CONNECTION_SETTINGS, waitUntil } from '../support/connection-harness.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { createConnection, createSite } from '../support/factories.js';
+import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.js';
 
 const TTL_MS = 2_000;
 const CONNECTIONS = 20;
@@ -187,5 +188,72 @@ describe('connection leases', () => {
         [id],
       );
     expect(row).toEqual({ status: 'connecting', owner_instance: 'new-owner' });
+  });
+});
+
+describe('connection leases while Redis is unreachable', () => {
+  let database: TestDatabase;
+  let redis: PrivateRedis;
+  let supervisor: ConnectionSupervisor | undefined;
+  let leases: LeaseStore | undefined;
+
+  beforeAll(async () => {
+    [database, redis] = await Promise.all([
+      createTestDatabase('leases_outage'),
+      startPrivateRedis(),
+    ]);
+    for (let i = 0; i < 3; i += 1) {
+      const em = database.orm.em.fork();
+      const site = await createSite(em);
+      await createConnection(em, site, {
+        clientIdPrefix: `${PREFIX.slice(0, 30)}-outage`,
+        discoveryPattern: `${TOPIC_PREFIX}/outage/${i}/#`,
+      });
+    }
+  });
+
+  afterAll(async () => {
+    await supervisor?.stop();
+    leases?.close();
+    await redis?.dispose();
+    await database?.drop();
+  });
+
+  it('stops its clients before its leases can expire and be taken by another', async () => {
+    const logger = createPlainLogger('silent');
+    const events = openRedis(redis.url);
+    events.on('error', () => undefined);
+    leases = new LeaseStore({
+      redisUrl: redis.url,
+      prefix: PREFIX,
+      instanceId: 'cut-off',
+      ttlMs: TTL_MS,
+      commandTimeoutMs: 400,
+    });
+    supervisor = await startConnectionSupervisor({
+      config: testConfig({ DATABASE_URL: database.url, ...FAST_CONNECTION_SETTINGS }),
+      orm: database.orm,
+      logging: { root: logger, connection: logger },
+      events: new EventPublisher(events, PREFIX),
+      metrics: createMetrics(),
+      leases,
+    });
+    supervisor.messages$.subscribe((message) => message.acknowledge());
+    const connected = async () =>
+      (await database.orm.em
+        .getConnection()
+        .execute<Array<{ n: string }>>(
+          `select count(*) as n from mqtt_connection where status = 'connected'`,
+        )) as Array<{ n: string }>;
+    await waitUntil(async () => Number((await connected())[0]!.n) === 3, 5_000, 'connected');
+
+    await redis.stop();
+    const cutAt = Date.now();
+    await waitUntil(() => supervisor!.owned().length === 0, TTL_MS, 'clients stopped');
+    await waitUntil(async () => Number((await connected())[0]!.n) === 0, TTL_MS, 'stopped');
+
+    // The last renewal was at most one tick before the cut; the lease lives a TTL after it.
+    expect(Date.now() - cutAt).toBeLessThan(TTL_MS - 400);
+    events.disconnect();
   });
 });
