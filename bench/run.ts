@@ -28,7 +28,7 @@ const PROFILES: Record<'quick' | 'full', BenchProfile> = {
     copyMessages: 5_000,
     stepSeconds: 4,
     stepGraceMs: 2_000,
-    firstRate: 1_500,
+    firstRate: 1_000,
     rateFactor: 1.4,
     maxSteps: 5,
     latencySeconds: 5,

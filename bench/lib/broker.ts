@@ -38,7 +38,8 @@ export async function startBenchBroker(): Promise<BenchBroker> {
   let child: ChildProcess | undefined;
   const start = async () => {
     // `exec` keeps the pid: the shell becomes mosquitto after raising its own fd limit.
-    const script = `ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn); exec mosquitto -c ${configFile}`;
+    const raiseLimit = 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn)';
+    const script = `${raiseLimit}; exec mosquitto -c ${configFile}`;
     child = spawn('bash', ['-c', script], { stdio: 'ignore' });
     await waitForPort(port, true);
   };

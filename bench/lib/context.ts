@@ -47,7 +47,8 @@ export interface BenchContext {
  */
 export async function sampleProcesses(context: BenchContext): Promise<Record<string, number>> {
   const backends = await context.db.query<{ pid: number }>(
-    'select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+    `select pid from pg_stat_activity
+     where datname = current_database() and pid <> pg_backend_pid()`,
   );
   return sampleCpu({
     engine: () => [context.engine.pid],

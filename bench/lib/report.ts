@@ -96,7 +96,8 @@ function latencyRows(report: BenchReport, rows: Row[]): void {
     ]);
   }
   if (control) {
-    const value = `${control.p50Ms} / ${control.p99Ms} ms (${control.flips} flips, ${control.timedOut} timed out)`;
+    const flips = `${control.flips} flips, ${control.timedOut} timed out`;
+    const value = `${control.p50Ms} / ${control.p99Ms} ms (${flips})`;
     rows.push([
       'control flag->effect p50/p99',
       value,
@@ -117,7 +118,8 @@ function connectionRows(report: BenchReport, rows: Row[]): void {
     ]);
     rows.push([
       'overload: stored / published readings',
-      `${fmt(overload.storedInDatabase)} / ${fmt(overload.expectedInDatabase)} (drain ${overload.drainSeconds ?? '-'} s)`,
+      `${fmt(overload.storedInDatabase)} / ${fmt(overload.expectedInDatabase)}` +
+        ` (drain ${overload.drainSeconds ?? '-'} s)`,
       'equal',
       verdict(overload.lossless),
     ]);

@@ -34,9 +34,9 @@ const MIN_RATE = 100;
 /**
  * Publishes stepSeconds of QoS 1 telemetry per step at rising rates. A step is sustained
  * when every reading was committed, with the queue empty, within stepGraceMs of the last
- * PUBACK; its rate is the one the publisher achieved (on a loaded machine its 10 ms pacing
- * timer falls behind the target, so the achieved rate is what is reported). Stops at the first failed step after
- * one passed; while none has passed, the rate halves (a loaded machine may start too high).
+ * PUBACK. Its rate is the one the publisher achieved: on a loaded machine the simulator's
+ * 10 ms pacing timer falls behind the target. Stops at the first failed step after one
+ * passed; while none has passed, the rate halves (a loaded machine may start too high).
  */
 export async function runThroughputPhase(context: BenchContext): Promise<ThroughputResult> {
   const { profile } = context;
