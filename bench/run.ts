@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -122,12 +123,15 @@ async function setUp(
   if (!process.env.BENCH_KEEP_DATABASE) cleanup.push(() => dropDatabase(DATABASE_NAME));
   cleanup.push(() => deleteRedisKeys(redisPrefix));
 
+  // The engine's rotating log files; its stdout and stderr go to logFile, which stays.
+  const logDir = join(tmpdir(), `sitewire-bench-logs-${stamp}`);
+  cleanup.push(() => rm(logDir, { recursive: true, force: true }));
   const engineEnv = {
     DATABASE_URL: databaseUrl,
     REDIS_PREFIX: redisPrefix,
     ROLES: 'supervisor,worker',
     LOG_LEVEL: 'warn',
-    LOG_DIR: join(tmpdir(), `sitewire-bench-logs-${stamp}`),
+    LOG_DIR: logDir,
     SECRET_KEY: 'sitewire-bench-secret-key-0123456789',
   };
   const config = parseConfig({ ...process.env, ...engineEnv });
