@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { CredentialCipher } from '../crypto.js';
 import type { EventPublisher } from '../events/event-bus.js';
 import type { Logging } from '../logger.js';
+import { ConnectPacer } from '../mqtt/connect-pacer.js';
 import { createMqttClientActor } from '../mqtt/mqtt-client.actor.js';
 import type { ReceivedMessage } from '../mqtt/received-message.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -73,9 +74,10 @@ export async function startConnectionSupervisor(
   const store = new ConnectionStore(deps.orm);
   const inspector = new MachineInspector();
   const health = new HealthTracker({ config, store, events: deps.events, logger: log });
+  const pacer = new ConnectPacer(config.ADMISSION_RATE_PER_SECOND);
   // The registry asks the keeper for tokens and the keeper drives the registry.
   const tokens: { keeper?: LeaseKeeper } = {};
-  const registry = buildRegistry(deps, { store, inspector, health, messages }, (id) =>
+  const registry = buildRegistry(deps, { store, inspector, health, messages, pacer }, (id) =>
     tokens.keeper?.tokenOf(id),
   );
   const keeper = deps.leases
@@ -105,6 +107,7 @@ export async function startConnectionSupervisor(
       supervisor.stop();
       await keeper?.halt();
       await registry.close();
+      pacer.close();
       // Only once every client is closed may another instance connect with their client ids.
       await keeper?.releaseAll();
       await health.stop();
@@ -121,6 +124,8 @@ interface RegistryParts {
   inspector: MachineInspector;
   health: HealthTracker;
   messages: MessageOutlet;
+  /** Spaces out every connection attempt (first starts and retries) of this process. */
+  pacer: ConnectPacer;
 }
 
 function buildRegistry(
@@ -129,9 +134,10 @@ function buildRegistry(
   leaseTokenOf: (connectionId: number) => number | undefined,
 ): ConnectionRegistry {
   const { config, logging, metrics } = deps;
-  const { store, inspector, health, messages } = parts;
+  const { store, inspector, health, messages, pacer } = parts;
   const mqttClient = createMqttClientActor({
     config,
+    pacer,
     cipher: new CredentialCipher(config.secretKey),
     logger: logging.connection,
     sink: {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { fromCallback, type CallbackActorLogic, type EventObject } from 'xstate';
 import type { CredentialCipher } from '../crypto.js';
 import { AppError } from '../errors.js';
+import type { ConnectPacer } from './connect-pacer.js';
 import { deferAcks, type DeferredAcks } from './deferred-acks.js';
 import {
   classifyMqttError,
@@ -42,6 +43,8 @@ export interface MqttClientDependencies {
   cipher: CredentialCipher;
   sink: MqttClientSink;
   logger: Logger;
+  /** Spaces out connection attempts across the process; attempts go at once without it. */
+  pacer?: ConnectPacer;
 }
 
 /** The logic of a client actor: one MQTT session attempt, spawned with the settings as input. */
@@ -62,9 +65,17 @@ export function createMqttClientActor(deps: MqttClientDependencies): MqttClientL
   return fromCallback<MqttClientCommand, ConnectionSettings>(({ input, sendBack, receive }) => {
     const session = new MqttSession(input, deps, (report) => sendBack(report));
     receive((command) => session.subscribe(command.subscriptions));
-    session.open();
-    return () => session.close();
+    const withdraw = deps.pacer ? deps.pacer.request(() => session.open()) : open(session);
+    return () => {
+      withdraw();
+      session.close();
+    };
   });
+}
+
+function open(session: MqttSession): () => void {
+  session.open();
+  return () => undefined;
 }
 
 class MqttSession {
