@@ -10,7 +10,7 @@ import { testConfig, uniqueName } from '../support/config.js';
 import { waitUntil } from '../support/connection-harness.js';
 import { waitForSubscribedConnection } from '../support/connection-ready.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { createConnection, createSite, createTopic } from '../support/factories.js';
+import { createTelemetrySite } from '../support/factories.js';
 import { startPrivateBroker, type PrivateBroker } from '../support/private-broker.js';
 
 // A tiny in-memory limit and slow batches: the pipeline must turn QoS 1 messages away
@@ -41,17 +41,10 @@ describe('overload', () => {
     logging = await createLogging(config);
     engine = await startEngine(config, logging);
 
-    const em = database.orm.em.fork();
-    const site = await createSite(em);
-    const connection = await createConnection(em, site, {
+    await createTelemetrySite(database.orm.em.fork(), {
       brokerPort: broker.port,
       clientIdPrefix: `over-${process.pid}`,
-      discoveryPattern: '',
-    });
-    await createTopic(em, connection, {
-      topicPattern: `${code}/gateway/+/dataloggers/telemetry`,
-      parserName: 'telemetry',
-      qosLevel: 1,
+      topicPrefix: code,
     });
   });
 

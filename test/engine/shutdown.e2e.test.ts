@@ -9,7 +9,7 @@ import { waitUntil } from '../support/connection-harness.js';
 import { waitForSubscribedConnection } from '../support/connection-ready.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { spawnEngine, type EngineProcess } from '../support/engine-process.js';
-import { createConnection, createSite, createTopic } from '../support/factories.js';
+import { createTelemetrySite } from '../support/factories.js';
 import { startPrivateBroker, type PrivateBroker } from '../support/private-broker.js';
 
 // SIGTERM while gateways publish at QoS 1: the engine flushes what it holds to Redis,
@@ -40,17 +40,10 @@ describe('graceful shutdown under traffic', () => {
       ROLES: 'supervisor,worker',
     };
 
-    const em = database.orm.em.fork();
-    const site = await createSite(em);
-    const connection = await createConnection(em, site, {
+    await createTelemetrySite(database.orm.em.fork(), {
       brokerPort: broker.port,
       clientIdPrefix: `stop-${process.pid}`,
-      discoveryPattern: '',
-    });
-    await createTopic(em, connection, {
-      topicPattern: `${code}/gateway/+/dataloggers/telemetry`,
-      parserName: 'telemetry',
-      qosLevel: 1,
+      topicPrefix: code,
     });
   });
 

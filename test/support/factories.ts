@@ -61,3 +61,30 @@ export async function createTopic(
   await em.flush();
   return topic;
 }
+
+/** Where a telemetry site's connection points and which topic prefix its gateways use. */
+export interface TelemetrySiteOptions {
+  brokerPort: number;
+  clientIdPrefix: string;
+  /** First topic level of the site's gateways (`<prefix>/gateway/<serial>/...`). */
+  topicPrefix: string;
+}
+
+/** A site whose connection subscribes its gateways' telemetry at QoS 1, and nothing else. */
+export async function createTelemetrySite(
+  em: EntityManager,
+  options: TelemetrySiteOptions,
+): Promise<{ site: Site; connection: MqttConnection }> {
+  const site = await createSite(em);
+  const connection = await createConnection(em, site, {
+    brokerPort: options.brokerPort,
+    clientIdPrefix: options.clientIdPrefix,
+    discoveryPattern: '',
+  });
+  await createTopic(em, connection, {
+    topicPattern: `${options.topicPrefix}/gateway/+/dataloggers/telemetry`,
+    parserName: 'telemetry',
+    qosLevel: 1,
+  });
+  return { site, connection };
+}
