@@ -84,6 +84,13 @@ export const EnvironmentSchema = z.object({
   MQTT_SESSION_EXPIRY_SECONDS: positiveInt.default(7 * 24 * 3600),
   HEARTBEAT_WRITE_INTERVAL_MS: positiveInt.default(5_000),
   /**
+   * Longest lag of datalogger and device last_seen_at and sensor last_reading behind the
+   * stored messages: a worker writes them for already known rows at most this often, since
+   * rewriting every sensor row for every reading cost more than inserting the readings.
+   * Gateways' last_seen_at and online flag are written with every batch.
+   */
+  LAST_SEEN_WRITE_INTERVAL_MS: positiveInt.default(1_000),
+  /**
    * This process's name among the supervisors sharing one Redis; shown as a connection's
    * owner. Default `<hostname>-<pid>`. A stable name lets a restarted process take its own
    * leases back at once instead of waiting for them to expire: never give two live processes

@@ -11,7 +11,9 @@ import { quarantineAsDatabaseError, storeMessages, type StoreResult } from './me
 import type { ParserLookup } from './parser-lookup.js';
 import type { QuarantineRow } from './parsing-log.writer.js';
 import { INGEST_QUEUE } from './queue-names.js';
-import type { GatewayTransition } from './telemetry.writer.js';
+import { inTransaction } from './sql-runner.js';
+import { TelemetryCache } from './telemetry.cache.js';
+import { flushPending, type GatewayTransition } from './telemetry.writer.js';
 
 /** What the ingest workers need. */
 export interface IngestWorkerDeps {
@@ -44,10 +46,18 @@ export function startIngestWorkers(deps: IngestWorkerDeps): IngestWorkers {
   // Reconnection attempts while Redis is away; the worker's own `error` event reports them.
   connection.on('error', () => undefined);
   const coalescer = new DataUpdateCoalescer(deps.events, config.DATA_UPDATE_THROTTLE_MS);
+  const cache = new TelemetryCache(config.LAST_SEEN_WRITE_INTERVAL_MS);
+  // Batches carry the owed last-seen writes while traffic flows; the timer writes them when
+  // it stops, so the stored values are exact within about one interval.
+  const flushTimer = setInterval(
+    () => void flushOwed(deps, cache, log, false),
+    Math.max(20, config.LAST_SEEN_WRITE_INTERVAL_MS / 10),
+  );
+  flushTimer.unref();
 
   const worker = new Worker<IngestJobData>(
     INGEST_QUEUE,
-    (job) => processIngestJob(deps, coalescer, log, job),
+    (job) => processIngestJob(deps, cache, coalescer, log, job),
     { connection, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY },
   );
   worker.on('error', (error) => {
@@ -60,6 +70,8 @@ export function startIngestWorkers(deps: IngestWorkerDeps): IngestWorkers {
     worker,
     stop: async () => {
       await worker.close();
+      clearInterval(flushTimer);
+      await flushOwed(deps, cache, log, true);
       await coalescer.flush();
       connection.disconnect();
       log.info('ingest worker stopped');
@@ -67,8 +79,27 @@ export function startIngestWorkers(deps: IngestWorkerDeps): IngestWorkers {
   };
 }
 
+/** Writes the owed last-seen times in their own transaction; kept owed if that fails. */
+async function flushOwed(
+  deps: IngestWorkerDeps,
+  cache: TelemetryCache,
+  log: Logger,
+  force: boolean,
+): Promise<void> {
+  if (!(force ? cache.hasPending : cache.isFlushDue())) return;
+  const writes = cache.takePending();
+  try {
+    await inTransaction(deps.orm, (run) => flushPending(run, writes));
+  } catch (error) {
+    cache.restore(writes);
+    deps.metrics.databaseErrors.inc({ operation: 'last_seen' });
+    log.warn({ err: error }, 'last-seen times not written');
+  }
+}
+
 async function processIngestJob(
   deps: IngestWorkerDeps,
+  cache: TelemetryCache,
   coalescer: DataUpdateCoalescer,
   log: Logger,
   job: Job<IngestJobData>,
@@ -77,7 +108,7 @@ async function processIngestJob(
 
   let result: StoreResult;
   try {
-    result = await storeMessages(deps.orm, deps.registry, messages);
+    result = await storeMessages(deps.orm, deps.registry, messages, cache);
   } catch (error) {
     deps.metrics.databaseErrors.inc({ operation: 'ingest' });
     if (!isFinalAttempt(job)) {

@@ -5,6 +5,7 @@ import type { ParserLookup } from './parser-lookup.js';
 import { insertParsingLogs, type Quarantined, type QuarantineRow } from './parsing-log.writer.js';
 import { IngestBatch } from './record-collector.js';
 import { inTransaction, type SqlRunner } from './sql-runner.js';
+import { StaleCacheError, type CacheSession, type TelemetryCache } from './telemetry.cache.js';
 import { writeTelemetry, type GatewayTransition } from './telemetry.writer.js';
 
 /** What storing a job's messages did. */
@@ -24,20 +25,60 @@ export interface StoreResult {
  * batch down a slower path, one message per transaction, so only the offending message is
  * quarantined as DB_ERROR. Any other database error (connection lost, deadlock, shutdown) is
  * thrown for the queue to retry the whole job: nothing of it was committed.
+ *
+ * With a cache, a batch whose cached ids turned out stale (a row deleted behind it, seen as
+ * a foreign-key violation or a row an upsert did not return) is first retried at once with
+ * the cache emptied and every row upserted; only if that fails too is the error handled as
+ * above.
  */
 export async function storeMessages(
   orm: MikroORM,
   parsers: ParserLookup,
   messages: DecodedMessage[],
+  cache?: TelemetryCache,
 ): Promise<StoreResult> {
   const parsed = parseMessages(parsers, messages);
   try {
-    return await inTransaction(orm, (run) => writeParsed(run, parsed));
+    return await writeWithCache(orm, parsed, cache);
   } catch (error) {
     if (!isPermanentDatabaseError(error)) throw error;
     return storeOneByOne(orm, parsers, parsed);
   }
 }
+
+async function writeWithCache(
+  orm: MikroORM,
+  parsed: ParsedMessages,
+  cache?: TelemetryCache,
+): Promise<StoreResult> {
+  if (!cache) return inTransaction(orm, (run) => writeParsed(run, parsed));
+  try {
+    return await writeInSession(orm, parsed, cache.begin(true));
+  } catch (error) {
+    if (!(error instanceof StaleCacheError) && sqlState(error) !== FOREIGN_KEY_VIOLATION) {
+      throw error;
+    }
+    cache.invalidate();
+    return writeInSession(orm, parsed, cache.begin(false));
+  }
+}
+
+async function writeInSession(
+  orm: MikroORM,
+  parsed: ParsedMessages,
+  session: CacheSession,
+): Promise<StoreResult> {
+  try {
+    const result = await inTransaction(orm, (run) => writeParsed(run, parsed, session));
+    session.cache?.commit(session);
+    return result;
+  } catch (error) {
+    session.cache?.abort(session);
+    throw error;
+  }
+}
+
+const FOREIGN_KEY_VIOLATION = '23503';
 
 /** Quarantines every message as DB_ERROR, keeping raw payloads for replay. */
 export async function quarantineAsDatabaseError(
@@ -55,8 +96,12 @@ export async function quarantineAsDatabaseError(
   return inTransaction(orm, (run) => insertParsingLogs(run, entries));
 }
 
-async function writeParsed(run: SqlRunner, parsed: ParsedMessages): Promise<StoreResult> {
-  const written = await writeTelemetry(run, parsed.batch);
+async function writeParsed(
+  run: SqlRunner,
+  parsed: ParsedMessages,
+  session?: CacheSession,
+): Promise<StoreResult> {
+  const written = await writeTelemetry(run, parsed.batch, session);
   const quarantined = await insertParsingLogs(run, parsed.quarantined);
   return { ...written, persisted: parsed.valid, quarantined, batch: parsed.batch };
 }
