@@ -109,14 +109,17 @@ async function applyMigrations(config: Config, orm: MikroORM, log: Logging['root
 }
 
 /**
- * The pipeline turns QoS 1/2 messages away unacknowledged when it holds too many; the broker
- * resends them only to a resumed session, which the pipeline asks for once it has room.
+ * Routes are reloaded before the supervisor subscribes to a new topic, so its first messages
+ * are parsed. The pipeline turns QoS 1/2 messages away unacknowledged when it holds too many;
+ * the broker resends them only to a resumed session, which the pipeline asks for once it has
+ * room.
  */
 async function startPipeline(
   shared: Shared,
   supervisor: ConnectionSupervisor,
 ): Promise<IngestPipeline> {
   const pipeline = await startIngestPipeline({ ...shared, messages$: supervisor.messages$ });
+  supervisor.beforeSubscribing(() => pipeline.reloadRoutes());
   pipeline.redeliveryNeeded$.subscribe((connectionId) =>
     supervisor.resumeSession(connectionId, 'resuming the session for held messages'),
   );

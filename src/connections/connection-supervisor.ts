@@ -52,6 +52,13 @@ export interface ConnectionSupervisor {
   /** Reconciles now instead of waiting for a notification or the sweep. */
   reconcile(): void;
   /**
+   * Runs `prepare` after each reconcile has loaded the configuration and before it changes
+   * any subscription. The ingest pipeline reloads its topic routes here: otherwise the first
+   * messages of a newly configured topic could arrive before the pipeline knows the topic,
+   * and be catalogued without being parsed.
+   */
+  beforeSubscribing(prepare: () => Promise<void>): void;
+  /**
    * Ends a connected session gracefully and opens it again, so the broker resends the QoS 1/2
    * messages it still holds for us; a connection that is not connected is left alone.
    */
@@ -85,7 +92,13 @@ export async function startConnectionSupervisor(
     : undefined;
   if (keeper) tokens.keeper = keeper;
 
-  const supervisor = startSupervisorActor(deps, { store, target: keeper ?? registry, inspector });
+  const hooks: SupervisorHooks = {};
+  const supervisor = startSupervisorActor(deps, {
+    store,
+    target: keeper ?? registry,
+    inspector,
+    hooks,
+  });
   await waitFor(supervisor, (snapshot) => !snapshot.matches({ running: 'reconciling' }));
   await keeper?.start();
   log.info(
@@ -100,6 +113,9 @@ export async function startConnectionSupervisor(
     isSilent: (connectionId) => health.health(connectionId).silent,
     owned: () => keeper?.held() ?? registry.ids(),
     reconcile: () => supervisor.send({ type: 'supervisor.reconcile' }),
+    beforeSubscribing: (prepare) => {
+      hooks.beforeApply = prepare;
+    },
     resumeSession: (connectionId, reason) =>
       registry.actorOf(connectionId)?.send({ type: 'connection.resume', reason }),
     stop: async () => {
@@ -168,10 +184,15 @@ interface DesiredTarget {
   apply(desired: DesiredState): void;
 }
 
+interface SupervisorHooks {
+  beforeApply?: () => Promise<void>;
+}
+
 interface SupervisorParts {
   store: ConnectionStore;
   target: DesiredTarget;
   inspector: MachineInspector;
+  hooks: SupervisorHooks;
 }
 
 function startSupervisorActor(
@@ -188,7 +209,13 @@ function startSupervisorActor(
         retryCapMs: config.RETRY_CAP_MS,
         logger: log,
       }),
-      loadDesiredState: fromPromise<DesiredState>(() => loadOrLog(parts.store, log)),
+      loadDesiredState: fromPromise<DesiredState>(async () => {
+        const desired = await loadOrLog(parts.store, log);
+        await parts.hooks.beforeApply?.().catch((error: unknown) => {
+          log.warn({ err: error }, 'preparing for new subscriptions failed');
+        });
+        return desired;
+      }),
     },
     actions: {
       // Starting actors is not done inside the supervisor's own step: XState forbids creating

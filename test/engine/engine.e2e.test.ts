@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
+import { MqttConnectionSchema } from '../../src/entities/index.js';
 import { startEngine, type Engine } from '../../src/engine.js';
 import { createLogging, type Logging } from '../../src/logger.js';
 import { createErrorReporter, type ErrorReporter } from '../../src/observability/error-reporter.js';
@@ -150,6 +151,37 @@ describe('engine end to end', { timeout: 90_000 }, () => {
     ]);
     const [stored] = await sql('select count(*)::int as n from sensor_reading');
     expect(stored!.n).toBe(3);
+  });
+
+  it('parses the first message of a topic configured while running', async () => {
+    const em = database.orm.em.fork();
+    const connection = await em.findOneOrFail(MqttConnectionSchema, { site: siteId });
+    for (let round = 0; round < 5; round += 1) {
+      const area = `${code}-late-${round}`;
+      const gateway = `${area}-GW`;
+      await createTopic(em, connection, {
+        topicPattern: `${area}/gateway/+/dataloggers/telemetry`,
+        parserName: 'telemetry',
+        qosLevel: 1,
+      });
+      await waitForSubscribedConnection(database.orm, 3 + round);
+
+      await publish(
+        `${area}/gateway/${gateway}/dataloggers/telemetry`,
+        telemetry(gateway, '2026-12-03T15:30:00Z'),
+      );
+      await waitUntil(
+        async () =>
+          (
+            await sql<{ n: number }>(
+              `select count(*)::int as n from gateway where serial_number = ?`,
+              [gateway],
+            )
+          )[0]!.n === 1,
+        30_000,
+        `the first message of ${area} to be parsed`,
+      );
+    }
   });
 
   it('keeps the message counters adding up for known traffic', async () => {
