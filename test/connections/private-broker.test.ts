@@ -122,6 +122,9 @@ describe('connection actors against private brokers', () => {
     running.supervisor.reconcile();
 
     await waitUntil(async () => (await row(connection.id)).mqtt_retry_count >= 3, 5_000, 'retries');
+    const retryLogged = async () =>
+      (await logsOf(connection.id)).some((log) => log.level === 'WARNING');
+    await waitUntil(retryLogged, 10_000, 'a retry to be logged');
     const retrying = await row(connection.id);
     expect(['error', 'connecting']).toContain(retrying.status);
     const logs = await logsOf(connection.id);
@@ -231,6 +234,9 @@ describe('connection actors against private brokers', () => {
     running.supervisor.reconcile();
 
     await waitForStatus(connection.id, 'error');
+    // The log row is written just after the status columns: wait for it, not only the status.
+    const parkedLogged = async () => (await logsOf(connection.id)).at(-1)?.level === 'ERROR';
+    await waitUntil(parkedLogged, 10_000, 'the parked connection to be logged');
     const logs = await logsOf(connection.id);
     expect(logs.at(-1)).toMatchObject({
       level: 'ERROR',
