@@ -92,7 +92,7 @@ export async function createLogging(
   return { root, connection, parsing, close: () => closeStreams(files) };
 }
 
-/** A logger that writes only to the given stream; for tests and command-line tools. */
+/** A stdout-only logger with the same redaction, for tests and command-line tools. */
 export function createPlainLogger(level: Level | 'silent' = 'info'): Logger {
   return pino(baseOptions(level));
 }

@@ -45,7 +45,7 @@ export function createErrorReporter(
 }
 
 /** True for failures a person should look at: not quarantined payloads or parked links. */
-export function isReportable(error: unknown): boolean {
+function isReportable(error: unknown): boolean {
   return isAppError(error) ? error.reportable : true;
 }
 
