@@ -7,13 +7,17 @@ import type { Metrics } from '../observability/metrics.js';
 import { openRedis } from '../redis.js';
 import { DataUpdateCoalescer } from './data-update.coalescer.js';
 import { decodeJobMessage, type DecodedMessage, type IngestJobData } from './ingest-job.js';
-import { quarantineAsDatabaseError, storeMessages, type StoreResult } from './message-store.js';
+import {
+  quarantineAsDatabaseError,
+  storeMessages,
+  writeOwed,
+  type StoreResult,
+} from './message-store.js';
 import type { ParserLookup } from './parser-lookup.js';
 import type { QuarantineRow } from './parsing-log.writer.js';
 import { INGEST_QUEUE } from './queue-names.js';
-import { inTransaction } from './sql-runner.js';
 import { TelemetryCache } from './telemetry.cache.js';
-import { flushPending, type GatewayTransition } from './telemetry.writer.js';
+import type { GatewayTransition } from './telemetry.writer.js';
 
 /** What the ingest workers need. */
 export interface IngestWorkerDeps {
@@ -47,10 +51,18 @@ export function startIngestWorkers(deps: IngestWorkerDeps): IngestWorkers {
   connection.on('error', () => undefined);
   const coalescer = new DataUpdateCoalescer(deps.events, config.DATA_UPDATE_THROTTLE_MS);
   const cache = new TelemetryCache(config.LAST_SEEN_WRITE_INTERVAL_MS);
-  // Batches carry the owed last-seen writes while traffic flows; the timer writes them when
-  // it stops, so the stored values are exact within about one interval.
+  // Owed writes go out at most once per interval, one flush at a time; the last one waits
+  // for any still running, so nothing is owed when the worker stops.
+  let flushing: Promise<void> | undefined;
+  const flush = async (force: boolean) => {
+    while (flushing) await flushing;
+    flushing = flushOwed(deps, cache, log, force).finally(() => (flushing = undefined));
+    await flushing;
+  };
   const flushTimer = setInterval(
-    () => void flushOwed(deps, cache, log, false),
+    () => {
+      if (!flushing) void flush(false);
+    },
     Math.max(20, config.LAST_SEEN_WRITE_INTERVAL_MS / 10),
   );
   flushTimer.unref();
@@ -71,7 +83,7 @@ export function startIngestWorkers(deps: IngestWorkerDeps): IngestWorkers {
     stop: async () => {
       await worker.close();
       clearInterval(flushTimer);
-      await flushOwed(deps, cache, log, true);
+      await flush(true);
       await coalescer.flush();
       connection.disconnect();
       log.info('ingest worker stopped');
@@ -79,7 +91,10 @@ export function startIngestWorkers(deps: IngestWorkerDeps): IngestWorkers {
   };
 }
 
-/** Writes the owed last-seen times in their own transaction; kept owed if that fails. */
+/**
+ * Writes what the batches owe in its own transaction, and announces the gateways it brought
+ * back online; the writes stay owed if that fails.
+ */
 async function flushOwed(
   deps: IngestWorkerDeps,
   cache: TelemetryCache,
@@ -87,14 +102,15 @@ async function flushOwed(
   force: boolean,
 ): Promise<void> {
   if (!(force ? cache.hasPending : cache.isFlushDue())) return;
-  const writes = cache.takePending();
+  let transitions: GatewayTransition[];
   try {
-    await inTransaction(deps.orm, (run) => flushPending(run, writes));
+    transitions = await writeOwed(deps.orm, cache);
   } catch (error) {
-    cache.restore(writes);
     deps.metrics.databaseErrors.inc({ operation: 'last_seen' });
     log.warn({ err: error }, 'last-seen times not written');
+    return;
   }
+  await reportTransitions(deps, transitions);
 }
 
 async function processIngestJob(

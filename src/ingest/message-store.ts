@@ -6,7 +6,7 @@ import { insertParsingLogs, type Quarantined, type QuarantineRow } from './parsi
 import { IngestBatch } from './record-collector.js';
 import { inTransaction, type SqlRunner } from './sql-runner.js';
 import { StaleCacheError, type CacheSession, type TelemetryCache } from './telemetry.cache.js';
-import { writeTelemetry, type GatewayTransition } from './telemetry.writer.js';
+import { flushPending, writeTelemetry, type GatewayTransition } from './telemetry.writer.js';
 
 /** What storing a job's messages did. */
 export interface StoreResult {
@@ -68,12 +68,26 @@ async function writeInSession(
   parsed: ParsedMessages,
   session: CacheSession,
 ): Promise<StoreResult> {
+  const result = await inTransaction(orm, (run) => writeParsed(run, parsed, session));
+  session.cache?.commit(session);
+  return result;
+}
+
+/**
+ * Writes what the cache's batches owe (gateways' newest fields, last-seen times, sensors'
+ * last readings) in one transaction of its own, and returns the gateways it brought back
+ * online. The writes stay owed if it fails; call when `cache.isFlushDue()`, or with traffic
+ * stopped when `cache.hasPending`.
+ */
+export async function writeOwed(
+  orm: MikroORM,
+  cache: TelemetryCache,
+): Promise<GatewayTransition[]> {
+  const writes = cache.takePending();
   try {
-    const result = await inTransaction(orm, (run) => writeParsed(run, parsed, session));
-    session.cache?.commit(session);
-    return result;
+    return await inTransaction(orm, (run) => flushPending(run, writes));
   } catch (error) {
-    session.cache?.abort(session);
+    cache.restore(writes);
     throw error;
   }
 }

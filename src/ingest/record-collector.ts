@@ -133,7 +133,8 @@ export class IngestBatch {
   }
 }
 
-function mergeGateway(rows: Map<string, GatewayRow>, incoming: GatewayRow): void {
+/** Merges a gateway record into rows by serial number; see mergeGatewayRecords. */
+export function mergeGateway(rows: Map<string, GatewayRow>, incoming: GatewayRow): void {
   const known = rows.get(incoming.serialNumber);
   if (known === undefined) {
     rows.set(incoming.serialNumber, { ...incoming });

@@ -1,4 +1,9 @@
-import type { DataloggerRow, ReadingRow } from './record-collector.js';
+import {
+  mergeGateway,
+  type DataloggerRow,
+  type GatewayRow,
+  type ReadingRow,
+} from './record-collector.js';
 import type { DeviceRecord, SensorRecord } from './persistence-batch.js';
 
 /** The newest time a row was seen, and for a sensor the value of its newest reading. */
@@ -7,8 +12,10 @@ export interface LastSeen {
   value?: unknown;
 }
 
-/** Last-seen writes owed, by row id. */
+/** Writes owed: gateways by serial number (every field of their newest records), the rest
+ * by row id. */
 export interface PendingWrites {
+  gateways: Map<string, GatewayRow>;
   dataloggers: Map<number, LastSeen>;
   devices: Map<number, LastSeen>;
   sensors: Map<number, LastSeen>;
@@ -54,6 +61,11 @@ class KnownRows {
   }
 }
 
+// Only a gateway last written online from the same site may wait: a message that turns it
+// offline, moves it or follows an offline write goes through at once, with its event.
+export const gatewayFields = (row: GatewayRow): string =>
+  `${row.siteId}\u0000${row.isOnline ? 'online' : 'offline'}`;
+
 export const dataloggerFields = (row: DataloggerRow): string =>
   `${row.gatewaySerialNumber}\u0000${row.siteId}\u0000${row.status}`;
 
@@ -65,16 +77,17 @@ export const deviceFields = (row: DeviceRecord): string =>
 export const sensorFields = (row: SensorRecord): string =>
   `${row.deviceSerialNumber}\u0000${row.sensorType}`;
 
+/** A table whose rows the cache knows. */
+export type CachedTable = 'gateway' | 'datalogger' | 'device' | 'sensor';
+
 /** One batch's use of the cache: ids learned and last-seen writes owed, kept until commit. */
 export interface CacheSession {
   readonly cache: TelemetryCache | undefined;
   /** False on a retry after stale ids: every row goes through its upsert. */
   readonly useKnown: boolean;
-  /** Pending writes this batch's transaction carries, or null when none are due. */
-  readonly flushing: PendingWrites | null;
   readonly owed: PendingWrites;
   readonly learned: {
-    table: 'datalogger' | 'device' | 'sensor';
+    table: CachedTable;
     serial: string;
     id: number;
     fields: string;
@@ -82,18 +95,22 @@ export interface CacheSession {
 }
 
 const emptyPending = (): PendingWrites => ({
+  gateways: new Map(),
   dataloggers: new Map(),
   devices: new Map(),
   sensors: new Map(),
 });
 
 /**
- * Per-worker memory of the telemetry tree: the ids of dataloggers, devices and sensors whose
- * identifying fields a batch repeats, so their upserts are skipped, and their last-seen
- * times and sensors' last readings, written at most once per interval. Gateways are not
- * cached: their online flag and its events must follow every message.
+ * Per-worker memory of the telemetry tree: the rows whose identifying fields a batch
+ * repeats, so their upserts are skipped, and what they owe instead (last-seen times, sensors'
+ * last readings, a gateway's newest header fields), written at most once per interval in a
+ * transaction of its own. A gateway that changes site or goes offline is written at once; one
+ * the offline sweep marked offline behind the cache comes back online, with its event, when
+ * its owed write lands.
  */
 export class TelemetryCache {
+  readonly #gateways: KnownRows;
   readonly #dataloggers: KnownRows;
   readonly #devices: KnownRows;
   readonly #sensors: KnownRows;
@@ -104,18 +121,21 @@ export class TelemetryCache {
     readonly writeIntervalMs: number,
     maxRows = 50_000,
   ) {
+    this.#gateways = new KnownRows(maxRows);
     this.#dataloggers = new KnownRows(maxRows);
     this.#devices = new KnownRows(maxRows);
     this.#sensors = new KnownRows(maxRows);
   }
 
-  known(table: 'datalogger' | 'device' | 'sensor'): KnownRows {
+  known(table: CachedTable): KnownRows {
+    if (table === 'gateway') return this.#gateways;
     if (table === 'datalogger') return this.#dataloggers;
     return table === 'device' ? this.#devices : this.#sensors;
   }
 
   /** Forgets every id; owed last-seen writes stay, they are matched by id. */
   invalidate(): void {
+    this.#gateways.clear();
     this.#dataloggers.clear();
     this.#devices.clear();
     this.#sensors.clear();
@@ -123,7 +143,7 @@ export class TelemetryCache {
 
   get hasPending(): boolean {
     const p = this.#pending;
-    return p.dataloggers.size + p.devices.size + p.sensors.size > 0;
+    return p.gateways.size + p.dataloggers.size + p.devices.size + p.sensors.size > 0;
   }
 
   isFlushDue(now = Date.now()): boolean {
@@ -142,10 +162,9 @@ export class TelemetryCache {
     mergePending(this.#pending, writes);
   }
 
-  /** Starts a batch; a batch carries the owed writes when the interval has passed. */
+  /** Starts a batch. */
   begin(useKnown: boolean): CacheSession {
-    const flushing = this.isFlushDue() ? this.takePending() : null;
-    return { cache: this, useKnown, flushing, owed: emptyPending(), learned: [] };
+    return { cache: this, useKnown, owed: emptyPending(), learned: [] };
   }
 
   /** After the batch committed: learn its ids and owe its last-seen writes. */
@@ -153,15 +172,11 @@ export class TelemetryCache {
     for (const row of session.learned) this.known(row.table).set(row.serial, row.id, row.fields);
     mergePending(this.#pending, session.owed);
   }
-
-  /** After the batch rolled back: the writes it carried are owed again. */
-  abort(session: CacheSession): void {
-    if (session.flushing) this.restore(session.flushing);
-  }
 }
 
-/** Merges `from` into `into`, keeping the newest time per row. */
+/** Merges `from` into `into`, keeping the newest time (and gateway fields) per row. */
 export function mergePending(into: PendingWrites, from: PendingWrites): void {
+  for (const gateway of from.gateways.values()) mergeGateway(into.gateways, gateway);
   for (const key of ['dataloggers', 'devices', 'sensors'] as const) {
     for (const [id, seen] of from[key]) keepNewest(into[key], id, seen);
   }

@@ -1,14 +1,20 @@
 import type { SensorRecord } from './persistence-batch.js';
-import type { IngestBatch, ReadingRow } from './record-collector.js';
+import {
+  mergeGateway,
+  type GatewayRow,
+  type IngestBatch,
+  type ReadingRow,
+} from './record-collector.js';
 import type { SqlRunner } from './sql-runner.js';
 import {
   dataloggerFields,
   deviceFields,
+  gatewayFields,
   keepNewest,
-  mergePending,
   newestReadings,
   sensorFields,
   StaleCacheError,
+  type CachedTable,
   type CacheSession,
   type PendingWrites,
 } from './telemetry.cache.js';
@@ -44,7 +50,7 @@ select g.id from gateway g
 where g.serial_number in (
   select r.serial_number from jsonb_to_recordset(?::jsonb) as r(serial_number text))
 order by g.serial_number
-for update`;
+for no key update`;
 
 // Two steps (insert the missing, then update) because a field a message leaves out must keep
 // its stored value, and an upsert's `excluded` row cannot say "not given" for NOT NULL columns.
@@ -70,7 +76,7 @@ from jsonb_to_recordset(?::jsonb) as r(serial_number text, site_id int, is_onlin
     status_at timestamptz, raw_metadata jsonb),
   gateway old
 where g.serial_number = r.serial_number and old.id = g.id
-returning g.serial_number, g.site_id, g.is_online, old.is_online as was_online`;
+returning g.id, g.serial_number, g.site_id, g.is_online, old.is_online as was_online`;
 
 const UPSERT_DATALOGGERS = `
 insert into datalogger as d (serial_number, gateway_id, site_id, status, is_online, last_seen_at)
@@ -148,21 +154,25 @@ with inserted as (
 select count(*)::int as inserted from inserted`;
 
 // Owed last-seen writes of rows whose upsert was skipped. `greatest` and the newer-only
-// condition keep a late flush from moving a value backwards.
+// condition keep a late flush from moving a value backwards. Each table's rows are locked
+// first in serial-number order, the order the batches' upserts lock them in, and tables in the
+// batches' order: a flush and a batch never wait on each other in a cycle.
+const lockBySerial = (table: Table) => `
+select id from ${table} where id = any(?::int[]) order by serial_number for no key update`;
+
 const FLUSH_DATALOGGERS = `
 update datalogger d set is_online = true, last_seen_at = greatest(d.last_seen_at, r.at)
-from (select * from jsonb_to_recordset(?::jsonb) as r(id int, at timestamptz) order by r.id) r
+from jsonb_to_recordset(?::jsonb) as r(id int, at timestamptz)
 where d.id = r.id`;
 
 const FLUSH_DEVICES = `
 update device v set last_seen_at = greatest(v.last_seen_at, r.at)
-from (select * from jsonb_to_recordset(?::jsonb) as r(id int, at timestamptz) order by r.id) r
+from jsonb_to_recordset(?::jsonb) as r(id int, at timestamptz)
 where v.id = r.id`;
 
 const FLUSH_SENSORS = `
 update sensor s set is_online = true, last_reading = r.value, last_reading_at = r.at
-from (select * from jsonb_to_recordset(?::jsonb) as r(id int, at timestamptz, value jsonb)
-    order by r.id) r
+from jsonb_to_recordset(?::jsonb) as r(id int, at timestamptz, value jsonb)
 where s.id = r.id and r.at > coalesce(s.last_reading_at, '-infinity')`;
 
 // The `where` leaves rows that are already right untouched, so steady traffic does not
@@ -181,15 +191,15 @@ where t.is_processable is distinct from true or t.parser_name <> excluded.parser
 /**
  * Writes a batch's telemetry tree, readings and processable topics; call in a transaction.
  * With a cache session, rows the worker already wrote with the same identifying fields skip
- * their upserts and owe only their last-seen time, written when the session carries the
- * owed writes; ids learned are kept by the caller once the transaction commits.
+ * their upserts and owe their last-seen time (a gateway its newest fields) instead, for
+ * flushPending; ids learned are kept by the caller once the transaction commits.
  */
 export async function writeTelemetry(
   run: SqlRunner,
   batch: IngestBatch,
   session?: CacheSession,
 ): Promise<TelemetryWriteResult> {
-  const gatewayTransitions = await writeGateways(run, batch);
+  const gatewayTransitions = await writeGateways(run, batch, session);
 
   const newest = newestReadings(batch.readings);
   await writeDataloggers(run, batch, session);
@@ -197,25 +207,37 @@ export async function writeTelemetry(
   const sensorIds = await writeSensors(run, batch, newest, session);
   const readingsInserted = await writeReadings(run, batch.readings, sensorIds);
 
-  if (session?.flushing) {
-    mergePending(session.flushing, session.owed);
-    session.owed.dataloggers.clear();
-    session.owed.devices.clear();
-    session.owed.sensors.clear();
-    await flushPending(run, session.flushing);
-  }
-
   if (batch.topics.length) await run(MARK_TOPICS_PROCESSABLE, [json(batch.topics)]);
   return { readingsInserted, gatewayTransitions };
 }
 
-/** Writes owed last-seen times and last readings by row id. */
-export async function flushPending(run: SqlRunner, writes: PendingWrites): Promise<void> {
-  const rows = (map: PendingWrites['sensors']) =>
-    JSON.stringify([...map].map(([id, seen]) => ({ id, at: seen.at, value: seen.value })));
-  if (writes.dataloggers.size) await run(FLUSH_DATALOGGERS, [rows(writes.dataloggers)]);
-  if (writes.devices.size) await run(FLUSH_DEVICES, [rows(writes.devices)]);
-  if (writes.sensors.size) await run(FLUSH_SENSORS, [rows(writes.sensors)]);
+/**
+ * Writes owed gateway fields, last-seen times and last readings; call in a transaction.
+ * Returns the gateways the writes brought back online (marked offline behind the cache).
+ */
+export async function flushPending(
+  run: SqlRunner,
+  writes: PendingWrites,
+): Promise<GatewayTransition[]> {
+  const transitions = writes.gateways.size
+    ? transitionsOf(await updateGateways(run, json([...writes.gateways.values()])))
+    : [];
+  await flushById(run, 'datalogger', FLUSH_DATALOGGERS, writes.dataloggers);
+  await flushById(run, 'device', FLUSH_DEVICES, writes.devices);
+  await flushById(run, 'sensor', FLUSH_SENSORS, writes.sensors);
+  return transitions;
+}
+
+async function flushById(
+  run: SqlRunner,
+  table: Table,
+  update: string,
+  rows: PendingWrites['sensors'],
+): Promise<void> {
+  if (!rows.size) return;
+  await run(lockBySerial(table), [`{${[...rows.keys()].join(',')}}`]);
+  const values = [...rows].map(([id, seen]) => ({ id, at: seen.at, value: seen.value }));
+  await run(update, [JSON.stringify(values)]);
 }
 
 async function writeDataloggers(
@@ -292,8 +314,8 @@ function readingParams(
   return [array(ids), array(times), array(receivedTimes), JSON.stringify(values)];
 }
 
-type Table = 'datalogger' | 'device' | 'sensor';
-type Seen = { serialNumber: string; seenAt?: Date; label?: string };
+type Table = CachedTable;
+type Seen = { serialNumber: string; seenAt?: Date; label?: string; isOnline?: boolean };
 
 /**
  * Rows the worker wrote before with the same identifying fields owe only their last-seen
@@ -313,7 +335,7 @@ function splitKnown<T extends Seen>(
   const unknown: T[] = [];
   for (const row of rows) {
     const id = known.idIfUnchanged(row.serialNumber, fields(row));
-    if (id === undefined || (table === 'sensor' && row.label)) {
+    if (id === undefined || mustWrite(table, row)) {
       unknown.push(row);
       continue;
     }
@@ -323,6 +345,11 @@ function splitKnown<T extends Seen>(
   return { unknown, ids };
 }
 
+// A labelled sensor record sets the label; a gateway record turning it offline has its event.
+function mustWrite(table: Table, row: Seen): boolean {
+  return (table === 'sensor' && !!row.label) || (table === 'gateway' && row.isOnline === false);
+}
+
 function owe(
   owed: PendingWrites,
   table: Table,
@@ -330,6 +357,10 @@ function owe(
   row: Seen,
   newest?: Map<string, ReadingRow>,
 ): void {
+  if (table === 'gateway') {
+    mergeGateway(owed.gateways, row as GatewayRow);
+    return;
+  }
   if (table === 'sensor') {
     const last = newest?.get(row.serialNumber);
     if (last) keepNewest(owed.sensors, id, { at: last.ts, value: last.value });
@@ -362,14 +393,32 @@ function learn<T extends Seen>(
   }
 }
 
-async function writeGateways(run: SqlRunner, batch: IngestBatch): Promise<GatewayTransition[]> {
-  const gateways = batch.gateways;
-  if (!gateways.length) return [];
+/**
+ * Inserts the batch's new gateways and updates the rest, except those the cache lets wait
+ * (see gatewayFields); returns the online flags the writes changed.
+ */
+async function writeGateways(
+  run: SqlRunner,
+  batch: IngestBatch,
+  session?: CacheSession,
+): Promise<GatewayTransition[]> {
+  const { unknown } = splitKnown(batch.gateways, 'gateway', gatewayFields, session);
+  if (!unknown.length) return [];
 
-  const rows = json(gateways);
+  const rows = json(unknown);
   await run(INSERT_MISSING_GATEWAYS, [rows]);
+  const updated = await updateGateways(run, rows);
+  learn(updated, unknown, 'gateway', gatewayFields, session);
+  return transitionsOf(updated);
+}
+
+/** Locks then updates existing gateways from rows of the JSON parameter. */
+async function updateGateways(run: SqlRunner, rows: string): Promise<Record<string, unknown>[]> {
   await run(LOCK_GATEWAYS, [rows]);
-  const updated = await run(UPDATE_GATEWAYS, [rows]);
+  return run(UPDATE_GATEWAYS, [rows]);
+}
+
+function transitionsOf(updated: Record<string, unknown>[]): GatewayTransition[] {
   return updated
     .filter((row) => row.is_online !== row.was_online)
     .map((row) => ({

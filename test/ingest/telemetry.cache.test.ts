@@ -8,7 +8,7 @@ import {
 } from '../../src/ingest/ingest-job.js';
 import { openIngestQueue } from '../../src/ingest/ingest-queue.js';
 import { startIngestWorkers } from '../../src/ingest/ingest.worker.js';
-import { storeMessages } from '../../src/ingest/message-store.js';
+import { storeMessages, writeOwed } from '../../src/ingest/message-store.js';
 import { autocommitRunner } from '../../src/ingest/sql-runner.js';
 import { TelemetryCache } from '../../src/ingest/telemetry.cache.js';
 import { createPlainLogger } from '../../src/logger.js';
@@ -79,11 +79,49 @@ describe('the worker cache of the telemetry tree', () => {
     expect(cache.hasPending).toBe(true);
 
     const due = new TelemetryCache(0);
-    await storeMessages(db.orm, registry, [telemetry('GW-L', 0, 0)], due);
-    await storeMessages(db.orm, registry, [telemetry('GW-L', 5, 5)], due);
-    await storeMessages(db.orm, registry, [telemetry('GW-L', 4, 4)], due);
-    await storeMessages(db.orm, registry, [telemetry('GW-L', 4, 4)], due);
+    for (const second of [0, 5, 4, 4]) {
+      await storeMessages(db.orm, registry, [telemetry('GW-L', second, second)], due);
+      await writeOwed(db.orm, due);
+    }
     expect((await lastReading('GW-L'))?.last_reading).toEqual({ value: 5 });
+    expect(due.hasPending).toBe(false);
+  });
+
+  it('lets a known online gateway wait, then writes its newest fields', async () => {
+    const cache = new TelemetryCache(60_000);
+    const gateway = async () => {
+      const [row] = await rows(
+        `select last_seen_at, raw_metadata->>'timestamp' as stamp from gateway
+         where serial_number = 'GW-G'`,
+      );
+      return row;
+    };
+    await storeMessages(db.orm, registry, [telemetry('GW-G', 1, 1)], cache);
+    await storeMessages(
+      db.orm,
+      registry,
+      [telemetry('GW-G', 3, 3), telemetry('GW-G', 2, 2)],
+      cache,
+    );
+    expect((await gateway())?.stamp).toBe(nthSecond(1));
+
+    expect(await writeOwed(db.orm, cache)).toEqual([]);
+    expect((await gateway())?.stamp).toBe(nthSecond(3));
+    expect(new Date(String((await gateway())?.last_seen_at)).toISOString()).toBe(nthSecond(3));
+  });
+
+  it('brings back online, with its transition, a gateway marked offline behind the cache', async () => {
+    const cache = new TelemetryCache(60_000);
+    await storeMessages(db.orm, registry, [telemetry('GW-O', 1, 1)], cache);
+    await rows(`update gateway set is_online = false where serial_number = 'GW-O'`);
+
+    const waiting = await storeMessages(db.orm, registry, [telemetry('GW-O', 2, 2)], cache);
+    expect(waiting.gatewayTransitions).toEqual([]);
+    expect(await writeOwed(db.orm, cache)).toEqual([
+      { serialNumber: 'GW-O', siteId: site.id, isOnline: true },
+    ]);
+    const [row] = await rows(`select is_online from gateway where serial_number = 'GW-O'`);
+    expect(row?.is_online).toBe(true);
   });
 
   it('stores every reading again after the rows it knew were deleted by a cascade', async () => {
