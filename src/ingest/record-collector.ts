@@ -47,8 +47,11 @@ export type GatewayRow = GatewayRecord & { siteId: number };
 /** A datalogger row to write. */
 export type DataloggerRow = DataloggerRecord & { siteId: number };
 
-/** A reading row to write, with the receive time of its message. */
-export type ReadingRow = ReadingRecord & { receivedAt: Date };
+/** The readings of one message, with the time it arrived. */
+export interface ReadingGroup {
+  receivedAt: Date;
+  readings: ReadingRecord[];
+}
 
 /** A topic a parser processed, to be marked processable in the catalogue. */
 export interface ProcessedTopic {
@@ -66,16 +69,18 @@ export interface SiteActivity {
 
 /**
  * Every record of a job's valid messages, merged per serial number so that each row is
- * written once per statement (PostgreSQL refuses to update a row twice in one upsert), and
- * handed out sorted by key so concurrent jobs lock rows in the same order.
+ * written once per statement (PostgreSQL refuses to update a row twice in one upsert). The
+ * statements sort their rows themselves, so concurrent jobs lock rows in one order. Readings
+ * are kept as their messages gave them, duplicates included: the insert keeps the first.
  */
 export class IngestBatch {
   readonly #gateways = new Map<string, GatewayRow>();
   readonly #dataloggers = new Map<string, DataloggerRow>();
   readonly #devices = new Map<string, DeviceRecord>();
   readonly #sensors = new Map<string, SensorRecord>();
-  readonly #readings = new Map<string, ReadingRow>();
+  readonly #newestReadings = new Map<string, ReadingRecord>();
   readonly #topics = new Map<string, ProcessedTopic>();
+  readonly readingGroups: ReadingGroup[] = [];
   readonly activity = new Map<number, SiteActivity>();
   messages = 0;
 
@@ -86,10 +91,9 @@ export class IngestBatch {
     for (const logger of records.dataloggers) keepLatest(this.#dataloggers, { ...logger, siteId });
     for (const device of records.devices) keepLatest(this.#devices, device);
     for (const sensor of records.sensors) mergeSensor(this.#sensors, sensor);
-    for (const reading of records.readings) {
-      const key = `${reading.sensorSerialNumber}\u0000${reading.ts.getTime()}`;
-      if (!this.#readings.has(key)) this.#readings.set(key, { ...reading, receivedAt });
-    }
+    if (records.readings.length)
+      this.readingGroups.push({ receivedAt, readings: records.readings });
+    for (const reading of records.readings) keepNewestReading(this.#newestReadings, reading);
 
     this.#topics.set(`${topic.siteId}\u0000${topic.topicPath}`, topic);
     this.messages += 1;
@@ -97,27 +101,28 @@ export class IngestBatch {
   }
 
   get gateways(): GatewayRow[] {
-    return sortedBy(this.#gateways.values(), (row) => row.serialNumber);
+    return [...this.#gateways.values()];
   }
 
   get dataloggers(): DataloggerRow[] {
-    return sortedBy(this.#dataloggers.values(), (row) => row.serialNumber);
+    return [...this.#dataloggers.values()];
   }
 
   get devices(): DeviceRecord[] {
-    return sortedBy(this.#devices.values(), (row) => row.serialNumber);
+    return [...this.#devices.values()];
   }
 
   get sensors(): SensorRecord[] {
-    return sortedBy(this.#sensors.values(), (row) => row.serialNumber);
+    return [...this.#sensors.values()];
   }
 
-  get readings(): ReadingRow[] {
-    return [...this.#readings.values()];
+  /** The newest reading of each sensor, by sensor serial number. */
+  get newestReadings(): ReadonlyMap<string, ReadingRecord> {
+    return this.#newestReadings;
   }
 
   get topics(): ProcessedTopic[] {
-    return sortedBy(this.#topics.values(), (row) => `${row.siteId}\u0000${row.topicPath}`);
+    return [...this.#topics.values()];
   }
 
   #recordActivity(records: MessageRecords): void {
@@ -162,12 +167,15 @@ function keepLatest<T extends { serialNumber: string; seenAt: Date }>(
   }
 }
 
+// A record without a label keeps the label an earlier record of the batch gave.
 function mergeSensor(rows: Map<string, SensorRecord>, incoming: SensorRecord): void {
-  const known = rows.get(incoming.serialNumber);
-  const label = incoming.label || known?.label;
-  rows.set(incoming.serialNumber, { ...incoming, ...(label ? { label } : {}) });
+  const label = rows.get(incoming.serialNumber)?.label;
+  const merged = incoming.label || !label ? incoming : { ...incoming, label };
+  rows.set(incoming.serialNumber, merged);
 }
 
-function sortedBy<T>(values: Iterable<T>, key: (value: T) => string): T[] {
-  return [...values].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+// The first of equally new readings stays, as the insert keeps the first of duplicates.
+function keepNewestReading(rows: Map<string, ReadingRecord>, reading: ReadingRecord): void {
+  const known = rows.get(reading.sensorSerialNumber);
+  if (!known || known.ts < reading.ts) rows.set(reading.sensorSerialNumber, reading);
 }

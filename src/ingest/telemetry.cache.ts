@@ -1,9 +1,4 @@
-import {
-  mergeGateway,
-  type DataloggerRow,
-  type GatewayRow,
-  type ReadingRow,
-} from './record-collector.js';
+import { mergeGateway, type DataloggerRow, type GatewayRow } from './record-collector.js';
 import type { DeviceRecord, SensorRecord } from './persistence-batch.js';
 
 /** The newest time a row was seen, and for a sensor the value of its newest reading. */
@@ -185,14 +180,4 @@ export function mergePending(into: PendingWrites, from: PendingWrites): void {
 export function keepNewest(rows: Map<number, LastSeen>, id: number, seen: LastSeen): void {
   const known = rows.get(id);
   if (known === undefined || known.at < seen.at) rows.set(id, seen);
-}
-
-/** The newest reading of each sensor in the batch. */
-export function newestReadings(readings: ReadingRow[]): Map<string, ReadingRow> {
-  const newest = new Map<string, ReadingRow>();
-  for (const reading of readings) {
-    const known = newest.get(reading.sensorSerialNumber);
-    if (!known || known.ts < reading.ts) newest.set(reading.sensorSerialNumber, reading);
-  }
-  return newest;
 }

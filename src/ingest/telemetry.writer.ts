@@ -1,9 +1,9 @@
-import type { SensorRecord } from './persistence-batch.js';
+import type { ReadingRecord, SensorRecord } from './persistence-batch.js';
 import {
   mergeGateway,
   type GatewayRow,
   type IngestBatch,
-  type ReadingRow,
+  type ReadingGroup,
 } from './record-collector.js';
 import type { SqlRunner } from './sql-runner.js';
 import {
@@ -11,7 +11,6 @@ import {
   deviceFields,
   gatewayFields,
   keepNewest,
-  newestReadings,
   sensorFields,
   StaleCacheError,
   type CachedTable,
@@ -33,10 +32,10 @@ export interface TelemetryWriteResult {
   gatewayTransitions: GatewayTransition[];
 }
 
-// Every statement reads its rows from one JSON parameter through jsonb_to_recordset: one
-// round trip per table whatever the batch size, with typed columns and no array-binding
-// quirks. Rows are sorted by key (the batch sorts them, `order by` keeps it) so concurrent
-// jobs take row locks in the same order and cannot deadlock each other.
+// The tree's statements read their rows from one JSON parameter through jsonb_to_recordset:
+// one round trip per table whatever the batch size, with typed columns. Each sorts its rows
+// by key (`order by`) so concurrent jobs take row locks in the same order and cannot
+// deadlock each other.
 
 const INSERT_MISSING_GATEWAYS = `
 insert into gateway (serial_number, site_id)
@@ -147,7 +146,7 @@ with inserted as (
   from unnest(?::int[], ?::float8[], ?::float8[])
       with ordinality as r(sensor_id, ts_ms, received_ms, n)
     join jsonb_array_elements(?::jsonb) with ordinality as v(value, n) on v.n = r.n
-  order by r.sensor_id, r.ts_ms
+  order by r.sensor_id, r.ts_ms, r.n
   on conflict (sensor_id, ts) do nothing
   returning 1
 )
@@ -201,11 +200,11 @@ export async function writeTelemetry(
 ): Promise<TelemetryWriteResult> {
   const gatewayTransitions = await writeGateways(run, batch, session);
 
-  const newest = newestReadings(batch.readings);
+  const newest = batch.newestReadings;
   await writeDataloggers(run, batch, session);
   await writeDevices(run, batch, session);
   const sensorIds = await writeSensors(run, batch, newest, session);
-  const readingsInserted = await writeReadings(run, batch.readings, sensorIds);
+  const readingsInserted = await writeReadings(run, batch.readingGroups, sensorIds);
 
   if (batch.topics.length) await run(MARK_TOPICS_PROCESSABLE, [json(batch.topics)]);
   return { readingsInserted, gatewayTransitions };
@@ -266,7 +265,7 @@ async function writeDevices(
 async function writeSensors(
   run: SqlRunner,
   batch: IngestBatch,
-  newest: Map<string, ReadingRow>,
+  newest: ReadonlyMap<string, ReadingRecord>,
   session?: CacheSession,
 ): Promise<Map<string, number>> {
   const { unknown, ids } = splitKnown(batch.sensors, 'sensor', sensorFields, session, newest);
@@ -283,30 +282,33 @@ async function writeSensors(
  */
 async function writeReadings(
   run: SqlRunner,
-  readings: ReadingRow[],
+  groups: ReadingGroup[],
   sensorIds: Map<string, number>,
 ): Promise<number> {
-  const params = readingParams(readings, sensorIds);
+  const params = readingParams(groups, sensorIds);
   if (params === undefined) return 0;
   const [counted] = await run(INSERT_READINGS, params);
   return Number(counted?.inserted ?? 0);
 }
 
 function readingParams(
-  readings: ReadingRow[],
+  groups: ReadingGroup[],
   sensorIds: Map<string, number>,
 ): string[] | undefined {
   const ids: number[] = [];
   const times: number[] = [];
   const receivedTimes: number[] = [];
   const values: unknown[] = [];
-  for (const reading of readings) {
-    const id = sensorIds.get(reading.sensorSerialNumber);
-    if (id === undefined) continue;
-    ids.push(id);
-    times.push(reading.ts.getTime());
-    receivedTimes.push(reading.receivedAt.getTime());
-    values.push(reading.value);
+  for (const { receivedAt, readings } of groups) {
+    const received = receivedAt.getTime();
+    for (const reading of readings) {
+      const id = sensorIds.get(reading.sensorSerialNumber);
+      if (id === undefined) continue;
+      ids.push(id);
+      times.push(reading.ts.getTime());
+      receivedTimes.push(received);
+      values.push(reading.value);
+    }
   }
 
   if (!ids.length) return undefined;
@@ -326,7 +328,7 @@ function splitKnown<T extends Seen>(
   table: Table,
   fields: (row: T) => string,
   session?: CacheSession,
-  newest?: Map<string, ReadingRow>,
+  newest?: ReadonlyMap<string, ReadingRecord>,
 ): { unknown: T[]; ids: Map<string, number> } {
   const ids = new Map<string, number>();
   const known = session?.useKnown ? session.cache?.known(table) : undefined;
@@ -355,7 +357,7 @@ function owe(
   table: Table,
   id: number,
   row: Seen,
-  newest?: Map<string, ReadingRow>,
+  newest?: ReadonlyMap<string, ReadingRecord>,
 ): void {
   if (table === 'gateway') {
     mergeGateway(owed.gateways, row as GatewayRow);
@@ -429,7 +431,10 @@ function transitionsOf(updated: Record<string, unknown>[]): GatewayTransition[] 
 }
 
 /** Each sensor row with its newest reading of the batch (none: the stored one stays). */
-function withLastReadings(sensors: SensorRecord[], newest: Map<string, ReadingRow>): object[] {
+function withLastReadings(
+  sensors: SensorRecord[],
+  newest: ReadonlyMap<string, ReadingRecord>,
+): object[] {
   return sensors.map((sensor) => {
     const last = newest.get(sensor.serialNumber);
     return last ? { ...sensor, lastValue: last.value, lastTs: last.ts } : sensor;

@@ -46,8 +46,11 @@ export function parsePayload<T>(
   options: ParsePayloadOptions = {},
 ): T {
   const context: ErrorContext = { parserName: parser.parserName, topic };
-  const json = decodeJson(bytes, options.maxBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, context);
-  const valueIssues = inspectJson(json, context);
+  const text = decodeText(bytes, options.maxBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, context);
+  const json = parseJson(text, context);
+  const valueIssues = isStorable(json, 1, mayHoldUnstorableText(text))
+    ? []
+    : inspectJson(json, context);
 
   const result = validate(parser, json, context);
   const schemaIssues = result.success ? [] : issuesFromZod(result.error);
@@ -73,6 +76,38 @@ export function safeParsePayload<T>(
     if (error instanceof AppError) return { ok: false, error };
     throw error;
   }
+}
+
+/**
+ * Strict UTF-8 never decodes to an unpaired surrogate and JSON.parse refuses a raw NUL, so a
+ * string or key can only hold either through a `\u` escape in the text.
+ */
+function mayHoldUnstorableText(text: string): boolean {
+  return text.includes('\\u');
+}
+
+/**
+ * The quick verdict on what inspectJson checks: true when nothing is nested too deep and
+ * every number and (when `checkText`) every string and key can be stored as sent. Recursion
+ * stops at MAX_PAYLOAD_DEPTH, so it cannot overflow the stack; on false, inspectJson names
+ * each problem.
+ */
+function isStorable(value: unknown, depth: number, checkText: boolean): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value === 'string') return !checkText || !hasUnstorableText(value);
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth > MAX_PAYLOAD_DEPTH) return false;
+
+  if (Array.isArray(value)) {
+    for (const item of value) if (!isStorable(item, depth + 1, checkText)) return false;
+    return true;
+  }
+  for (const key in value) {
+    if (checkText && hasUnstorableText(key)) return false;
+    const child = (value as Record<string, unknown>)[key];
+    if (!isStorable(child, depth + 1, checkText)) return false;
+  }
+  return true;
 }
 
 interface JsonNode {
@@ -154,14 +189,16 @@ function validate<T>(parser: Parser<T>, json: unknown, context: ErrorContext) {
   }
 }
 
-/** Decodes bounded, strict UTF-8 JSON; the parser-independent half of parsePayload. */
-export function decodeJson(bytes: Uint8Array, maxBytes: number, context: ErrorContext): unknown {
+/** Decodes bounded, strict UTF-8; the first step of parsePayload. */
+function decodeText(bytes: Uint8Array, maxBytes: number, context: ErrorContext): string {
   if (bytes.byteLength > maxBytes) {
     const message = `payload is ${bytes.byteLength} bytes; the limit is ${maxBytes}`;
     throw new AppError('PAYLOAD_TOO_LARGE', message, { context });
   }
+  return decodeUtf8(bytes, context);
+}
 
-  const text = decodeUtf8(bytes, context);
+function parseJson(text: string, context: ErrorContext): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (cause) {

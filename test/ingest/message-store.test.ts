@@ -128,6 +128,22 @@ describe('storing a job of messages', () => {
     expect(sensor?.last_reading).toEqual({ value: 20 });
   });
 
+  it('keeps the first of two readings of a sensor at the same time in one batch', async () => {
+    const batch = [11, 12, 13].map((value) => telemetry('GW-FIRST', 1, value));
+    const result = await storeMessages(db.orm, registry, batch);
+
+    expect(result.readingsInserted).toBe(1);
+    const stored = await rows(
+      `select r.value from sensor_reading r join sensor s on s.id = r.sensor_id
+       where s.serial_number = 'DEV-GW-FIRST-temp'`,
+    );
+    expect(stored.map((row) => row.value)).toEqual([{ value: 11 }]);
+    const [sensor] = await rows(
+      `select last_reading from sensor where serial_number = 'DEV-GW-FIRST-temp'`,
+    );
+    expect(sensor?.last_reading).toEqual({ value: 11 });
+  });
+
   it('stores each reading with its own time to the millisecond, value and arrival', async () => {
     const times = [
       '2026-12-03T08:00:00.001Z',

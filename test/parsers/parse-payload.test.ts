@@ -107,6 +107,21 @@ describe('parsePayload', () => {
     );
   });
 
+  it('names escaped NUL and unpaired surrogates in keys and values, not escaped backslashes', () => {
+    const text =
+      '{"name":"a\\\\u0000b","count":1,"tags":["\\ud800"],' +
+      '"extra":{"deep":[{"k\\u0000":1}]},"fine":"\\u00e9\\ud83d\\ude00"}';
+    const error = thrown(() => parsePayload(Buffer.from(text), sampleParser, TOPIC));
+
+    expect((error as PayloadInvalidError).issues).toEqual([
+      { path: 'tags.0', message: 'holds a NUL character or an unpaired surrogate' },
+      {
+        path: 'extra.deep.0.k\u0000',
+        message: 'key holds a NUL character or an unpaired surrogate',
+      },
+    ]);
+  });
+
   it("runs the parser's topic checks on a valid payload", () => {
     const bytes = jsonBytes({ name: 'wrong-topic', count: 1, tags: [] });
     const error = thrown(() => parsePayload(bytes, sampleParser, TOPIC));
