@@ -81,6 +81,8 @@ export interface CacheSession {
   /** False on a retry after stale ids: every row goes through its upsert. */
   readonly useKnown: boolean;
   readonly owed: PendingWrites;
+  /** Deletions from the telemetry tree counted when the batch's transaction began. */
+  deletions?: number;
   readonly learned: {
     table: CachedTable;
     serial: string;
@@ -111,6 +113,7 @@ export class TelemetryCache {
   readonly #sensors: KnownRows;
   #pending = emptyPending();
   #lastFlushAt = Date.now();
+  #deletions: number | undefined;
 
   constructor(
     readonly writeIntervalMs: number,
@@ -162,10 +165,27 @@ export class TelemetryCache {
     return { cache: this, useKnown, owed: emptyPending(), learned: [] };
   }
 
-  /** After the batch committed: learn its ids and owe its last-seen writes. */
+  /** Deletions from the telemetry tree counted when the ids known were last confirmed. */
+  get deletions(): number | undefined {
+    return this.#deletions;
+  }
+
+  /**
+   * After the batch committed: owe its last-seen writes and learn its ids, unless a deletion
+   * counted since its transaction began may have removed them. Ids learnt before a newer
+   * count are forgotten.
+   */
   commit(session: CacheSession): void {
-    for (const row of session.learned) this.known(row.table).set(row.serial, row.id, row.fields);
     mergePending(this.#pending, session.owed);
+    const counted = session.deletions;
+    if (counted !== undefined && this.#deletions !== undefined && counted < this.#deletions) {
+      return;
+    }
+    if (counted !== undefined && counted !== this.#deletions) {
+      this.invalidate();
+      this.#deletions = counted;
+    }
+    for (const row of session.learned) this.known(row.table).set(row.serial, row.id, row.fields);
   }
 }
 

@@ -198,6 +198,7 @@ export async function writeTelemetry(
   batch: IngestBatch,
   session?: CacheSession,
 ): Promise<TelemetryWriteResult> {
+  await lockTree(run, session);
   const gatewayTransitions = await writeGateways(run, batch, session);
 
   const newest = batch.newestReadings;
@@ -208,6 +209,22 @@ export async function writeTelemetry(
 
   if (batch.topics.length) await run(MARK_TOPICS_PROCESSABLE, [json(batch.topics)]);
   return { readingsInserted, gatewayTransitions };
+}
+
+// Sensor rows cannot be deleted until this transaction ends (see the migration
+// readings_guarded_by_lock); a deletion committed since the cache learnt its ids makes them
+// suspect, and the batch is retried with every row upserted.
+const LOCK_TREE = `select sitewire_lock_tree_shared() as deletions`;
+
+async function lockTree(run: SqlRunner, session?: CacheSession): Promise<void> {
+  const [row] = await run(LOCK_TREE);
+  if (!session) return;
+  const deletions = Number(row?.deletions);
+  session.deletions = deletions;
+  const known = session.cache?.deletions;
+  if (session.useKnown && known !== undefined && known !== deletions) {
+    throw new StaleCacheError('telemetry tree');
+  }
 }
 
 /**

@@ -1,4 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialCipher } from '../../src/crypto.js';
 import {
@@ -109,7 +111,7 @@ describe('data model', () => {
       errorMessage: 'bad',
     });
     await em.flush();
-    await insertSensorTree(site.id, 'CASCADE');
+    const [sensor] = await insertSensorTree(site.id, 'CASCADE');
 
     await sql('delete from site where id = ?', [site.id]);
 
@@ -121,11 +123,46 @@ describe('data model', () => {
         (select count(*) from mqtt_parsing_log where site_id = ?) as parsing_logs,
         (select count(*) from gateway where site_id = ?) as gateways,
         (select count(*) from sensor where serial_number like 'CASCADE%') as sensors,
-        (select count(*) from sensor_reading r join sensor s on s.id = r.sensor_id
-          where s.serial_number like 'CASCADE%') as readings`,
-      [site.id, connection.id, connection.id, site.id, site.id],
+        (select count(*) from sensor_reading where sensor_id = ?) as readings`,
+      [site.id, connection.id, connection.id, site.id, site.id, sensor!.id],
     );
     expect(Object.values(counts[0]!).map(Number)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('makes a sensor delete wait for ingest in flight, then delete what it stored', async () => {
+    const site = await createSite(orm.em.fork());
+    const [sensor] = await insertSensorTree(site.id, 'INFLIGHT');
+    const ingest = new pg.Client({ connectionString: database.url });
+    const deleter = new pg.Client({ connectionString: database.url });
+    await ingest.connect();
+    await deleter.connect();
+    try {
+      await ingest.query('begin');
+      const [before] = (await ingest.query('select sitewire_lock_tree_shared() as n')).rows;
+      await ingest.query(
+        `insert into sensor_reading (sensor_id, ts, value) values ($1, now() - interval '1 hour', '{}')`,
+        [sensor!.id],
+      );
+      const deleting = deleter.query('delete from sensor where id = $1', [sensor!.id]);
+      const waited = await Promise.race([
+        deleting.then(() => 'deleted'),
+        sleep(300).then(() => 'waiting'),
+      ]);
+      await ingest.query('commit');
+      await deleting;
+
+      expect(waited).toBe('waiting');
+      const [after] = (await deleter.query('select sitewire_lock_tree_shared() as n')).rows;
+      expect(Number(after.n)).toBeGreaterThan(Number(before.n));
+      const [left] = await sql(
+        'select count(*)::int as n from sensor_reading where sensor_id = ?',
+        [sensor!.id],
+      );
+      expect(left?.n).toBe(0);
+    } finally {
+      await ingest.end();
+      await deleter.end();
+    }
   });
 
   it('stores a broker password only as ciphertext that decrypts to the original', async () => {
