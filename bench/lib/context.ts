@@ -19,6 +19,8 @@ export interface BenchProfile {
   firstRate: number;
   rateFactor: number;
   maxSteps: number;
+  /** Steps halving the gap between the last sustained rate and the first one that was not. */
+  refineSteps: number;
   latencySeconds: number;
   controlFlips: number;
   overloadSeconds: number;

@@ -36,25 +36,64 @@ const MIN_RATE = 100;
  * when every reading was committed, with the queue empty, within stepGraceMs of the last
  * PUBACK. Its rate is the one the publisher achieved: on a loaded machine the simulator's
  * 10 ms pacing timer falls behind the target. Stops at the first failed step after one
- * passed; while none has passed, the rate halves (a loaded machine may start too high).
+ * passed, then halves the gap between the two refineSteps times; while none has passed,
+ * the rate halves (a loaded machine may start too high).
  */
 export async function runThroughputPhase(context: BenchContext): Promise<ThroughputResult> {
+  const steps = await stepUp(context);
+  await refine(context, steps);
+
+  const stored = await countReadings(context.db);
+  const best = steps
+    .filter((step) => step.sustained)
+    .reduce<ThroughputStep | undefined>(
+      (top, step) => (top && top.messagesPerSecond >= step.messagesPerSecond ? top : step),
+      undefined,
+    );
+  return { steps, best, storedInDatabase: stored, expectedInDatabase: context.expectedReadings };
+}
+
+async function stepUp(context: BenchContext): Promise<ThroughputStep[]> {
   const { profile } = context;
   const steps: ThroughputStep[] = [];
   let rate = profile.firstRate;
   for (let index = 0; index < profile.maxSteps; index += 1) {
-    const step = await runStep(context, Math.round(rate));
-    steps.push(step);
-    printStep(step);
+    const step = await runAndPrint(context, Math.round(rate), steps);
     const passedBefore = steps.some((earlier) => earlier.sustained);
     if (!step.sustained && (passedBefore || rate <= MIN_RATE)) break;
     // Up while steps pass; down by half until the first one passes.
     rate = step.sustained ? rate * profile.rateFactor : Math.max(MIN_RATE, rate / 2);
   }
+  return steps;
+}
 
-  const stored = await countReadings(context.db);
-  const best = steps.filter((step) => step.sustained).at(-1);
-  return { steps, best, storedInDatabase: stored, expectedInDatabase: context.expectedReadings };
+// Gaps narrower than this share of the rate are left: step-to-step noise is about as large.
+const FINEST_GAP = 0.04;
+
+async function refine(context: BenchContext, steps: ThroughputStep[]): Promise<void> {
+  const last = steps.at(-1);
+  let low = steps.filter((step) => step.sustained).at(-1)?.targetRate;
+  if (!last || last.sustained || low === undefined || low > last.targetRate) return;
+
+  let high = last.targetRate;
+  for (let index = 0; index < context.profile.refineSteps; index += 1) {
+    if (high - low < low * FINEST_GAP) return;
+    const rate = Math.round((low + high) / 2);
+    const step = await runAndPrint(context, rate, steps);
+    if (step.sustained) low = rate;
+    else high = rate;
+  }
+}
+
+async function runAndPrint(
+  context: BenchContext,
+  rate: number,
+  steps: ThroughputStep[],
+): Promise<ThroughputStep> {
+  const step = await runStep(context, rate);
+  steps.push(step);
+  printStep(step);
+  return step;
 }
 
 async function runStep(context: BenchContext, rate: number): Promise<ThroughputStep> {
