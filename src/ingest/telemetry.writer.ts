@@ -152,35 +152,43 @@ with inserted as (
 )
 select count(*)::int as inserted from inserted`;
 
-// Owed last-seen writes of rows whose upsert was skipped. `greatest` and the newer-only
-// condition keep a late flush from moving a value backwards. Each table's rows are locked
-// first in serial-number order, the order the batches' upserts lock them in, and tables in the
-// batches' order: a flush and a batch never wait on each other in a cycle.
-const lockBySerial = (table: Table) => `
-select id from ${table} where id = any(?::int[]) order by serial_number for no key update`;
-
+// Owed last-seen writes of rows whose upsert was skipped, by id: ids and epoch milliseconds
+// as array literals, sensors' values as one JSON array zipped by position. `greatest` and the
+// newer-only condition keep a late flush from moving a value backwards. Row locks are taken
+// in no set order: batches lock these rows only while upserting rows they did not know, so
+// a flush and a batch rarely meet, and PostgreSQL ends a deadlock by cancelling one of them
+// (a cancelled flush stays owed, a cancelled batch is retried by the queue).
 const FLUSH_DATALOGGERS = `
-update datalogger d set is_online = true, last_seen_at = greatest(d.last_seen_at, r.at)
-from jsonb_to_recordset(?::jsonb) as r(id int, at timestamptz)
+update datalogger d set is_online = true,
+  last_seen_at = greatest(d.last_seen_at, to_timestamp(r.at_ms / 1000.0))
+from unnest(?::int[], ?::float8[]) as r(id, at_ms)
 where d.id = r.id`;
 
 const FLUSH_DEVICES = `
-update device v set last_seen_at = greatest(v.last_seen_at, r.at)
-from jsonb_to_recordset(?::jsonb) as r(id int, at timestamptz)
+update device v set last_seen_at = greatest(v.last_seen_at, to_timestamp(r.at_ms / 1000.0))
+from unnest(?::int[], ?::float8[]) as r(id, at_ms)
 where v.id = r.id`;
 
 const FLUSH_SENSORS = `
-update sensor s set is_online = true, last_reading = r.value, last_reading_at = r.at
-from jsonb_to_recordset(?::jsonb) as r(id int, at timestamptz, value jsonb)
-where s.id = r.id and r.at > coalesce(s.last_reading_at, '-infinity')`;
+update sensor s set is_online = true, last_reading = v.value,
+  last_reading_at = to_timestamp(r.at_ms / 1000.0)
+from unnest(?::int[], ?::float8[]) with ordinality as r(id, at_ms, n)
+  join jsonb_array_elements(?::jsonb) with ordinality as v(value, n) on v.n = r.n
+where s.id = r.id
+  and to_timestamp(r.at_ms / 1000.0) > coalesce(s.last_reading_at, '-infinity')`;
 
-// The `where` leaves rows that are already right untouched, so steady traffic does not
-// contend with the catalogue's own upserts on the same rows.
+// Topics already marked with the same parser are filtered out before the upsert, which would
+// lock their rows even to leave them unchanged: in steady traffic the statement writes and
+// locks nothing, and does not wait on the catalogue's own upserts of the same rows.
 const MARK_TOPICS_PROCESSABLE = `
 insert into discovered_topic as t (site_id, topic_path, first_seen_at, last_seen_at,
   message_count, is_processable, parser_name)
 select r.site_id, left(r.topic_path, 500), now(), now(), 0, true, left(r.parser_name, 100)
 from jsonb_to_recordset(?::jsonb) as r(site_id int, topic_path text, parser_name text)
+where not exists (
+  select 1 from discovered_topic k
+  where k.site_id = r.site_id and k.topic_path = left(r.topic_path, 500)
+    and k.is_processable and k.parser_name = left(r.parser_name, 100))
 order by r.site_id, r.topic_path
 on conflict (site_id, topic_path) do update set
   is_processable = true,
@@ -238,22 +246,34 @@ export async function flushPending(
   const transitions = writes.gateways.size
     ? transitionsOf(await updateGateways(run, json([...writes.gateways.values()])))
     : [];
-  await flushById(run, 'datalogger', FLUSH_DATALOGGERS, writes.dataloggers);
-  await flushById(run, 'device', FLUSH_DEVICES, writes.devices);
-  await flushById(run, 'sensor', FLUSH_SENSORS, writes.sensors);
+  await flushById(run, FLUSH_DATALOGGERS, writes.dataloggers, false);
+  await flushById(run, FLUSH_DEVICES, writes.devices, false);
+  await flushById(run, FLUSH_SENSORS, writes.sensors, true);
   return transitions;
 }
 
 async function flushById(
   run: SqlRunner,
-  table: Table,
   update: string,
   rows: PendingWrites['sensors'],
+  withValues: boolean,
 ): Promise<void> {
   if (!rows.size) return;
-  await run(lockBySerial(table), [`{${[...rows.keys()].join(',')}}`]);
-  const values = [...rows].map(([id, seen]) => ({ id, at: seen.at, value: seen.value }));
-  await run(update, [JSON.stringify(values)]);
+  const ids: number[] = [];
+  const times: number[] = [];
+  const values: unknown[] = [];
+  for (const [id, seen] of rows) {
+    ids.push(id);
+    times.push(seen.at.getTime());
+    values.push(seen.value ?? null);
+  }
+  const params = [arrayLiteral(ids), arrayLiteral(times)];
+  await run(update, withValues ? [...params, JSON.stringify(values)] : params);
+}
+
+/** Numbers as a PostgreSQL array literal, the cheapest way to bind thousands of them. */
+function arrayLiteral(numbers: number[]): string {
+  return `{${numbers.join(',')}}`;
 }
 
 async function writeDataloggers(
@@ -329,8 +349,8 @@ function readingParams(
   }
 
   if (!ids.length) return undefined;
-  const array = (numbers: number[]) => `{${numbers.join(',')}}`;
-  return [array(ids), array(times), array(receivedTimes), JSON.stringify(values)];
+  const arrays = [arrayLiteral(ids), arrayLiteral(times), arrayLiteral(receivedTimes)];
+  return [...arrays, JSON.stringify(values)];
 }
 
 type Table = CachedTable;

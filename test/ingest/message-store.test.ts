@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { z } from 'zod';
 import type { Site } from '../../src/entities/index.js';
 import {
@@ -142,6 +143,37 @@ describe('storing a job of messages', () => {
       `select last_reading from sensor where serial_number = 'DEV-GW-FIRST-temp'`,
     );
     expect(sensor?.last_reading).toEqual({ value: 11 });
+  });
+
+  it('marks a topic processable again, without waiting on its row while it already is', async () => {
+    const topic = 's/gateway/GW-TOPIC/dataloggers/telemetry';
+    const processable = async () =>
+      (
+        await rows(
+          `select is_processable, parser_name from discovered_topic where topic_path = ?`,
+          [topic],
+        )
+      )[0];
+    await storeMessages(db.orm, registry, [telemetry('GW-TOPIC', 1, 1)]);
+    expect(await processable()).toEqual({ is_processable: true, parser_name: 'telemetry' });
+
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select 1 from discovered_topic where topic_path = $1 for update', [
+        topic,
+      ]);
+      const stored = await storeMessages(db.orm, registry, [telemetry('GW-TOPIC', 2, 2)]);
+      expect(stored.readingsInserted).toBe(1);
+    } finally {
+      await holder.query('rollback');
+      await holder.end();
+    }
+
+    await rows(`update discovered_topic set is_processable = false, parser_name = ''`);
+    await storeMessages(db.orm, registry, [telemetry('GW-TOPIC', 3, 3)]);
+    expect(await processable()).toEqual({ is_processable: true, parser_name: 'telemetry' });
   });
 
   it('stores each reading with its own time to the millisecond, value and arrival', async () => {
