@@ -1,3 +1,4 @@
+import { startConnectCounter } from '../lib/connect-counter.js';
 import { residentBytesOf } from '../lib/cpu.js';
 import { seedSites } from '../lib/bench-database.js';
 import { monitorBroker, type BrokerMonitor } from '../lib/broker-monitor.js';
@@ -14,7 +15,7 @@ export interface ConnectionsResult {
   rssConnectedMb: number;
   kbPerConnection: number;
   reconnectSeconds: number | null;
-  /** The largest rise of the broker's client count between two of its 1 s reports. */
+  /** The most connection attempts that reached the broker within one second. */
   highestConnectRatePerSecond: number;
   highestReconnectRatePerSecond: number;
   load: number;
@@ -24,10 +25,10 @@ const CONNECT_TIMEOUT_MS = 120_000;
 
 /**
  * A fresh engine (supervisor role only) with every earlier site switched off; then
- * `connections` sites are added in one transaction. Counted at the broker (its $SYS client
- * count, reported every second): the time until all are connected, the engine RSS they
- * added, and after a broker restart the time until all are back and the highest connect
- * rate seen.
+ * `connections` sites are added in one transaction. Counted at the broker: the time until
+ * all are connected (its $SYS client count, reported every second), the engine RSS they
+ * added, and after a broker restart the time until all are back; connection attempts are
+ * timed by a relay in front of the broker, for the highest rate within any one second.
  */
 export async function runConnectionsPhase(
   context: BenchContext,
@@ -37,6 +38,7 @@ export async function runConnectionsPhase(
   const count = profile.connections;
   await db.query('update mqtt_connection set is_active = false');
   const monitor = await monitorBroker(context.broker.url);
+  const counter = await startConnectCounter(context.broker.port);
   const engine = await startEngineProcess({
     env: { ...context.engineEnv, ROLES: 'supervisor' },
     logFile: context.logFile,
@@ -47,9 +49,9 @@ export async function runConnectionsPhase(
     const codes = Array.from({ length: count }, (_, i) => `conn_${i + 1}`);
 
     const started = performance.now();
-    await seedSites(db, codes, context.broker.port);
+    await seedSites(db, codes, counter.port);
     const connectSeconds = await waitForCount(monitor, count, started);
-    const connectRate = highestRise(monitor, started);
+    const connectRate = counter.highestRate(started);
     await sleep(2_000);
     const rssConnected = residentBytesOf(engine.pid);
 
@@ -68,11 +70,12 @@ export async function runConnectionsPhase(
       kbPerConnection: round((rssConnected - rssIdle) / 1_024 / count, 1),
       reconnectSeconds,
       highestConnectRatePerSecond: connectRate,
-      highestReconnectRatePerSecond: highestRise(monitor, restarted),
+      highestReconnectRatePerSecond: counter.highestRate(restarted),
       load: load(),
     };
   } finally {
     await engine.stop();
+    await counter.close();
     await monitor.close();
   }
 }
@@ -91,15 +94,4 @@ async function waitForCount(
     await sleep(100);
   }
   return null;
-}
-
-function highestRise(monitor: BrokerMonitor, since: number): number {
-  const reports = monitor.history.filter((report) => report.at > since);
-  let highest = 0;
-  for (let index = 1; index < reports.length; index += 1) {
-    const seconds = (reports[index]!.at - reports[index - 1]!.at) / 1_000;
-    const rise = reports[index]!.connected - reports[index - 1]!.connected;
-    if (seconds > 0.5) highest = Math.max(highest, rise / seconds);
-  }
-  return round(highest);
 }
