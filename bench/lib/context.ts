@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { SimulatedGateway } from '../../src/simulator/fleet.js';
 import type { BenchSite } from './bench-database.js';
 import type { BenchBroker } from './broker.js';
-import { pidsNamed, residentBytesOf, sampleCpu } from './cpu.js';
+import { cpuUsedBetween, pidsNamed, residentBytesOf, sampleCpu, type CpuSample } from './cpu.js';
 import type { EngineProcess } from './engine-process.js';
 
 /** Sizes of a run: `--quick` finishes in about a minute, the full run in several. */
@@ -44,10 +44,10 @@ export interface BenchContext {
 
 /**
  * CPU seconds so far of every process taking part. PostgreSQL twice: the backends serving
- * the bench database (the engine's pool, stable across a step), and every postgres process,
- * which includes the WAL writer and checkpointer but also other users of the server.
+ * the bench database (the engine's pool), and every postgres process, which includes the WAL
+ * writer and checkpointer but also other users of the server.
  */
-export async function sampleProcesses(context: BenchContext): Promise<Record<string, number>> {
+export async function sampleProcesses(context: BenchContext): Promise<CpuSample> {
   const backends = await context.db.query<{ pid: number }>(
     `select pid from pg_stat_activity
      where datname = current_database() and pid <> pg_backend_pid()`,
@@ -64,13 +64,13 @@ export async function sampleProcesses(context: BenchContext): Promise<Record<str
 
 /** CPU seconds per 10,000 messages between two samples. */
 export function cpuPer10k(
-  before: Record<string, number>,
-  after: Record<string, number>,
+  before: CpuSample,
+  after: CpuSample,
   messages: number,
 ): Record<string, number> {
   const result: Record<string, number> = {};
-  for (const [name, seconds] of Object.entries(after)) {
-    result[name] = round(((seconds - (before[name] ?? 0)) / messages) * 10_000, 2);
+  for (const [name, seconds] of Object.entries(cpuUsedBetween(before, after))) {
+    result[name] = round((seconds / messages) * 10_000, 2);
   }
   return result;
 }

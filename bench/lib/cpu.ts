@@ -30,13 +30,30 @@ export function pidsNamed(name: string): number[] {
   }
 }
 
-/** CPU seconds of named process groups, to difference before and after a phase. */
-export function sampleCpu(groups: Record<string, () => number[]>): Record<string, number> {
-  const sample: Record<string, number> = {};
+/** CPU seconds of each process of named groups, to difference before and after a phase. */
+export type CpuSample = Record<string, Map<number, number>>;
+
+/** Reads the CPU seconds of every process of each group. */
+export function sampleCpu(groups: Record<string, () => number[]>): CpuSample {
+  const sample: CpuSample = {};
   for (const [name, pids] of Object.entries(groups)) {
-    sample[name] = pids().reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+    sample[name] = new Map(pids().map((pid) => [pid, cpuSecondsOf(pid)]));
   }
   return sample;
+}
+
+/**
+ * CPU seconds each group used between two samples, process by process: one that started in
+ * between counts from zero, one that ended in between is lost (its last seconds unread).
+ */
+export function cpuUsedBetween(before: CpuSample, after: CpuSample): Record<string, number> {
+  const used: Record<string, number> = {};
+  for (const [name, processes] of Object.entries(after)) {
+    let seconds = 0;
+    for (const [pid, total] of processes) seconds += total - (before[name]?.get(pid) ?? 0);
+    used[name] = seconds;
+  }
+  return used;
 }
 
 /** Resident memory of a process in bytes. */
