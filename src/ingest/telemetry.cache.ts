@@ -1,9 +1,8 @@
-import { mergeGateway, type DataloggerRow, type GatewayRow } from './record-collector.js';
-import type { DeviceRecord, SensorRecord } from './persistence-batch.js';
+import { mergeGateway, type GatewayRow } from './record-collector.js';
 
-/** The newest time a row was seen, and for a sensor the value of its newest reading. */
+/** The newest time a row was seen (epoch ms), and for a sensor its newest reading's value. */
 export interface LastSeen {
-  at: Date;
+  at: number;
   value?: unknown;
 }
 
@@ -24,25 +23,39 @@ export class StaleCacheError extends Error {
   }
 }
 
+/** The fields of a table's records that say where a row sits in the tree. */
+export type IdentityKeys = readonly string[];
+
+/** A record's identifying fields, in the order of `keys`. */
+export function identityOf(row: object, keys: IdentityKeys): unknown[] {
+  return keys.map((key) => (row as Record<string, unknown>)[key]);
+}
+
 /**
  * Ids by serial number with the identifying fields last written, the oldest dropped first
  * past the cap (a dropped row only goes through its upsert again).
  */
 class KnownRows {
-  readonly #rows = new Map<string, { id: number; fields: string }>();
+  readonly #rows = new Map<string, { id: number; fields: unknown[] }>();
 
   constructor(readonly maxSize: number) {}
 
-  idIfUnchanged(serialNumber: string, fields: string): number | undefined {
+  /** The row's id if its identifying fields are the ones last written; field by field, as
+   * this runs for every record of every batch. */
+  idIfUnchanged(serialNumber: string, row: object, keys: IdentityKeys): number | undefined {
     const known = this.#rows.get(serialNumber);
-    return known?.fields === fields ? known.id : undefined;
+    if (known === undefined) return undefined;
+    for (let index = 0; index < keys.length; index += 1) {
+      if (known.fields[index] !== (row as Record<string, unknown>)[keys[index]!]) return undefined;
+    }
+    return known.id;
   }
 
   id(serialNumber: string): number | undefined {
     return this.#rows.get(serialNumber)?.id;
   }
 
-  set(serialNumber: string, id: number, fields: string): void {
+  set(serialNumber: string, id: number, fields: unknown[]): void {
     this.#rows.delete(serialNumber);
     if (this.#rows.size >= this.maxSize) {
       const oldest = this.#rows.keys().next();
@@ -58,19 +71,15 @@ class KnownRows {
 
 // Only a gateway last written online from the same site may wait: a message that turns it
 // offline, moves it or follows an offline write goes through at once, with its event.
-export const gatewayFields = (row: GatewayRow): string =>
-  `${row.siteId}\u0000${row.isOnline ? 'online' : 'offline'}`;
+export const GATEWAY_IDENTITY: IdentityKeys = ['siteId', 'isOnline'];
 
-export const dataloggerFields = (row: DataloggerRow): string =>
-  `${row.gatewaySerialNumber}\u0000${row.siteId}\u0000${row.status}`;
+export const DATALOGGER_IDENTITY: IdentityKeys = ['gatewaySerialNumber', 'siteId', 'status'];
 
-export const deviceFields = (row: DeviceRecord): string =>
-  `${row.dataloggerSerialNumber}\u0000${row.deviceType}`;
+export const DEVICE_IDENTITY: IdentityKeys = ['dataloggerSerialNumber', 'deviceType'];
 
 // A sensor record without a label keeps the stored one, so the label is not part of it:
 // a labelled record always goes through the upsert.
-export const sensorFields = (row: SensorRecord): string =>
-  `${row.deviceSerialNumber}\u0000${row.sensorType}`;
+export const SENSOR_IDENTITY: IdentityKeys = ['deviceSerialNumber', 'sensorType'];
 
 /** A table whose rows the cache knows. */
 export type CachedTable = 'gateway' | 'datalogger' | 'device' | 'sensor';
@@ -87,7 +96,7 @@ export interface CacheSession {
     table: CachedTable;
     serial: string;
     id: number;
-    fields: string;
+    fields: unknown[];
   }[];
 }
 

@@ -7,14 +7,16 @@ import {
 } from './record-collector.js';
 import type { SqlRunner } from './sql-runner.js';
 import {
-  dataloggerFields,
-  deviceFields,
-  gatewayFields,
+  DATALOGGER_IDENTITY,
+  DEVICE_IDENTITY,
+  GATEWAY_IDENTITY,
+  identityOf,
   keepNewest,
-  sensorFields,
+  SENSOR_IDENTITY,
   StaleCacheError,
   type CachedTable,
   type CacheSession,
+  type IdentityKeys,
   type PendingWrites,
 } from './telemetry.cache.js';
 
@@ -264,7 +266,7 @@ async function flushById(
   const values: unknown[] = [];
   for (const [id, seen] of rows) {
     ids.push(id);
-    times.push(seen.at.getTime());
+    times.push(seen.at);
     values.push(seen.value ?? null);
   }
   const params = [arrayLiteral(ids), arrayLiteral(times)];
@@ -281,10 +283,10 @@ async function writeDataloggers(
   batch: IngestBatch,
   session?: CacheSession,
 ): Promise<void> {
-  const { unknown } = splitKnown(batch.dataloggers, 'datalogger', dataloggerFields, session);
+  const { unknown } = splitKnown(batch.dataloggers, 'datalogger', DATALOGGER_IDENTITY, session);
   if (!unknown.length) return;
   const written = await run(UPSERT_DATALOGGERS, [json(unknown)]);
-  learn(written, unknown, 'datalogger', dataloggerFields, session);
+  learn(written, unknown, 'datalogger', DATALOGGER_IDENTITY, session);
 }
 
 async function writeDevices(
@@ -292,10 +294,10 @@ async function writeDevices(
   batch: IngestBatch,
   session?: CacheSession,
 ): Promise<void> {
-  const { unknown } = splitKnown(batch.devices, 'device', deviceFields, session);
+  const { unknown } = splitKnown(batch.devices, 'device', DEVICE_IDENTITY, session);
   if (!unknown.length) return;
   const written = await run(UPSERT_DEVICES, [json(unknown)]);
-  learn(written, unknown, 'device', deviceFields, session);
+  learn(written, unknown, 'device', DEVICE_IDENTITY, session);
 }
 
 /** Upserts the new or changed sensors; returns every sensor id the batch now knows. */
@@ -305,10 +307,10 @@ async function writeSensors(
   newest: ReadonlyMap<string, ReadingRecord>,
   session?: CacheSession,
 ): Promise<Map<string, number>> {
-  const { unknown, ids } = splitKnown(batch.sensors, 'sensor', sensorFields, session, newest);
+  const { unknown, ids } = splitKnown(batch.sensors, 'sensor', SENSOR_IDENTITY, session, newest);
   if (!unknown.length) return ids;
   const written = await run(UPSERT_SENSORS, [json(withLastReadings(unknown, newest))]);
-  learn(written, unknown, 'sensor', sensorFields, session);
+  learn(written, unknown, 'sensor', SENSOR_IDENTITY, session);
   for (const row of written) ids.set(String(row.serial_number), Number(row.id));
   return ids;
 }
@@ -363,7 +365,7 @@ type Seen = { serialNumber: string; seenAt?: Date; label?: string; isOnline?: bo
 function splitKnown<T extends Seen>(
   rows: T[],
   table: Table,
-  fields: (row: T) => string,
+  keys: IdentityKeys,
   session?: CacheSession,
   newest?: ReadonlyMap<string, ReadingRecord>,
 ): { unknown: T[]; ids: Map<string, number> } {
@@ -373,7 +375,7 @@ function splitKnown<T extends Seen>(
 
   const unknown: T[] = [];
   for (const row of rows) {
-    const id = known.idIfUnchanged(row.serialNumber, fields(row));
+    const id = known.idIfUnchanged(row.serialNumber, row, keys);
     if (id === undefined || mustWrite(table, row)) {
       unknown.push(row);
       continue;
@@ -402,11 +404,11 @@ function owe(
   }
   if (table === 'sensor') {
     const last = newest?.get(row.serialNumber);
-    if (last) keepNewest(owed.sensors, id, { at: last.ts, value: last.value });
+    if (last) keepNewest(owed.sensors, id, { at: last.ts.getTime(), value: last.value });
     return;
   }
   const rows = table === 'datalogger' ? owed.dataloggers : owed.devices;
-  if (row.seenAt) keepNewest(rows, id, { at: row.seenAt });
+  if (row.seenAt) keepNewest(rows, id, { at: row.seenAt.getTime() });
 }
 
 /**
@@ -418,7 +420,7 @@ function learn<T extends Seen>(
   written: Record<string, unknown>[],
   rows: T[],
   table: Table,
-  fields: (row: T) => string,
+  keys: IdentityKeys,
   session?: CacheSession,
 ): void {
   if (!session) return;
@@ -428,26 +430,27 @@ function learn<T extends Seen>(
   for (const row of written) {
     const serial = String(row.serial_number);
     const source = bySerial.get(serial);
-    if (source) session.learned.push({ table, serial, id: Number(row.id), fields: fields(source) });
+    if (!source) continue;
+    session.learned.push({ table, serial, id: Number(row.id), fields: identityOf(source, keys) });
   }
 }
 
 /**
  * Inserts the batch's new gateways and updates the rest, except those the cache lets wait
- * (see gatewayFields); returns the online flags the writes changed.
+ * (see GATEWAY_IDENTITY); returns the online flags the writes changed.
  */
 async function writeGateways(
   run: SqlRunner,
   batch: IngestBatch,
   session?: CacheSession,
 ): Promise<GatewayTransition[]> {
-  const { unknown } = splitKnown(batch.gateways, 'gateway', gatewayFields, session);
+  const { unknown } = splitKnown(batch.gateways, 'gateway', GATEWAY_IDENTITY, session);
   if (!unknown.length) return [];
 
   const rows = json(unknown);
   await run(INSERT_MISSING_GATEWAYS, [rows]);
   const updated = await updateGateways(run, rows);
-  learn(updated, unknown, 'gateway', gatewayFields, session);
+  learn(updated, unknown, 'gateway', GATEWAY_IDENTITY, session);
   return transitionsOf(updated);
 }
 

@@ -87,6 +87,30 @@ describe('the worker cache of the telemetry tree', () => {
     expect(due.hasPending).toBe(false);
   });
 
+  it('writes at once a known row whose identifying fields changed', async () => {
+    const cache = new TelemetryCache(60_000);
+    const withStatus = (second: number, status: string, deviceType: string) =>
+      message(
+        's/gateway/GW-I/dataloggers/telemetry',
+        temperatureMessage('GW-I', nthSecond(second), second)
+          .replace('"status_datalogger":"ok"', `"status_datalogger":"${status}"`)
+          .replace('"type":"T"', `"type":"${deviceType}"`),
+      );
+    const stored = async () =>
+      (
+        await rows(
+          `select d.status, v.device_type from datalogger d
+           join device v on v.datalogger_id = d.id where d.serial_number = 'DL-GW-I'`,
+        )
+      )[0];
+    await storeMessages(db.orm, registry, [withStatus(1, 'ok', 'T')], cache);
+    await storeMessages(db.orm, registry, [withStatus(2, 'alarm', 'T')], cache);
+    expect(await stored()).toEqual({ status: 'alarm', device_type: 'T' });
+
+    await storeMessages(db.orm, registry, [withStatus(3, 'alarm', 'T2')], cache);
+    expect(await stored()).toEqual({ status: 'alarm', device_type: 'T2' });
+  });
+
   it('lets a known online gateway wait, then writes its newest fields', async () => {
     const cache = new TelemetryCache(60_000);
     const gateway = async () => {
