@@ -11,6 +11,8 @@ import { round } from './context.js';
 /** Everything one run measured, as written to bench/results/. */
 export interface BenchReport {
   profile: string;
+  /** The simulated fleet: sites and gateways. */
+  fleet: { sites: number; gateways: number };
   startedAt: string;
   finishedAt: string;
   machine: { cpus: number; cpuModel: string; memoryGb: number; node: string };
