@@ -84,12 +84,19 @@ export const EnvironmentSchema = z.object({
   MQTT_SESSION_EXPIRY_SECONDS: positiveInt.default(7 * 24 * 3600),
   HEARTBEAT_WRITE_INTERVAL_MS: positiveInt.default(5_000),
   /**
-   * Longest lag of datalogger and device last_seen_at and sensor last_reading behind the
-   * stored messages: a worker writes them for already known rows at most this often, since
-   * rewriting every sensor row for every reading cost more than inserting the readings.
-   * Gateways' last_seen_at and online flag are written with every batch.
+   * Longest lag of gateways', dataloggers' and devices' last_seen_at and sensors'
+   * last_reading behind the stored messages: a worker writes them for rows it already knows
+   * at most this often, since rewriting every sensor row for every reading cost more than
+   * inserting the readings. A gateway going offline, or changing site, is written at once.
    */
   LAST_SEEN_WRITE_INTERVAL_MS: positiveInt.default(1_000),
+  /**
+   * Rows of each telemetry table (gateway, datalogger, device, sensor) a worker remembers,
+   * about 230 bytes each. A fleet with more sensors than this gets few hits (the oldest row
+   * is forgotten first, and traffic cycles through them all): every message then upserts its
+   * whole tree.
+   */
+  TELEMETRY_CACHE_MAX_ROWS: positiveInt.default(500_000),
   /**
    * This process's name among the supervisors sharing one Redis; shown as a connection's
    * owner. Default `<hostname>-<pid>`. A stable name lets a restarted process take its own

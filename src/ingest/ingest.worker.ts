@@ -50,7 +50,10 @@ export function startIngestWorkers(deps: IngestWorkerDeps): IngestWorkers {
   // Reconnection attempts while Redis is away; the worker's own `error` event reports them.
   connection.on('error', () => undefined);
   const coalescer = new DataUpdateCoalescer(deps.events, config.DATA_UPDATE_THROTTLE_MS);
-  const cache = new TelemetryCache(config.LAST_SEEN_WRITE_INTERVAL_MS);
+  const cache = new TelemetryCache(
+    config.LAST_SEEN_WRITE_INTERVAL_MS,
+    config.TELEMETRY_CACHE_MAX_ROWS,
+  );
   // Owed writes go out at most once per interval, one flush at a time; the last one waits
   // for any still running, so nothing is owed when the worker stops.
   let flushing: Promise<void> | undefined;
